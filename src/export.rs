@@ -1,0 +1,59 @@
+//! Writing mapped grids and loss traces to disk.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use crate::Error;
+use crate::trainer::StepStats;
+
+fn write_file(
+    path: &Path,
+    body: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> Result<(), Error> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut out = BufWriter::new(File::create(path).map_err(io)?);
+    body(&mut out).and_then(|()| out.flush()).map_err(io)
+}
+
+/// Writes `u,v,x,y,z`: each source point beside its image on the sphere.
+pub fn write_grid_csv(path: &Path, points: &[[f32; 2]], mapped: &[[f32; 3]]) -> Result<(), Error> {
+    write_file(path, |out| {
+        writeln!(out, "u,v,x,y,z")?;
+        for ([u, v], [x, y, z]) in points.iter().zip(mapped) {
+            writeln!(out, "{u},{v},{x},{y},{z}")?;
+        }
+        Ok(())
+    })
+}
+
+/// Writes an ASCII PLY point cloud with one colour per vertex.
+pub fn write_ply(path: &Path, mapped: &[[f32; 3]], colours: &[[u8; 3]]) -> Result<(), Error> {
+    write_file(path, |out| {
+        write!(
+            out,
+            "ply\nformat ascii 1.0\nelement vertex {}\n\
+             property float x\nproperty float y\nproperty float z\n\
+             property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n",
+            mapped.len()
+        )?;
+        for ([x, y, z], [r, g, b]) in mapped.iter().zip(colours) {
+            writeln!(out, "{x} {y} {z} {r} {g} {b}")?;
+        }
+        Ok(())
+    })
+}
+
+/// Writes `step,loss,lr`, one row per step.
+pub fn write_loss_csv(path: &Path, stats: &[StepStats]) -> Result<(), Error> {
+    write_file(path, |out| {
+        writeln!(out, "step,loss,lr")?;
+        for s in stats {
+            writeln!(out, "{},{},{}", s.step, s.loss, s.lr)?;
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,193 @@
+//! The network: a small MLP from the plane to the unit sphere.
+//!
+//! [`SphereNetConfig::default()`] is the notebook's net, layer by layer:
+//! `Linear(2,4) → Linear(4,12) → ReLU → Dropout(0.2) → Linear(12,6) → Dropout(0.2)
+//! → Linear(6,3) → L2-normalise`. Other architectures only change the config.
+
+use burn::nn::Linear;
+use burn::prelude::*;
+use rand::{Rng, RngExt};
+
+/// The non-linearity after a hidden layer.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// No non-linearity (the notebook's first and third layers).
+    Identity,
+    /// `max(0, x)`.
+    Relu,
+    /// `x · sigmoid(x)`.
+    Silu,
+    /// `tanh(x)`.
+    Tanh,
+}
+
+impl Activation {
+    fn apply<B: Backend>(self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        match self {
+            Activation::Identity => x,
+            Activation::Relu => burn::tensor::activation::relu(x),
+            Activation::Silu => burn::tensor::activation::silu(x),
+            Activation::Tanh => x.tanh(),
+        }
+    }
+}
+
+/// Architecture of a [`SphereNet`]: hidden layers between the 2-D input and the 3-D output.
+///
+/// `hidden`, `activations` and `dropout` have one entry per hidden layer; dropout is applied
+/// after the activation, in training only.
+#[derive(Config, Debug, PartialEq)]
+pub struct SphereNetConfig {
+    /// Width of each hidden layer.
+    #[config(default = "vec![4, 12, 6]")]
+    pub hidden: Vec<usize>,
+    /// Activation after each hidden layer.
+    #[config(default = "vec![Activation::Identity, Activation::Relu, Activation::Identity]")]
+    pub activations: Vec<Activation>,
+    /// Dropout probability after each hidden layer (0 for none).
+    #[config(default = "vec![0.0, 0.2, 0.2]")]
+    pub dropout: Vec<f64>,
+}
+
+impl Default for SphereNetConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SphereNetConfig {
+    /// Checks that the per-layer lists agree and every value is usable.
+    pub fn validate(&self) -> Result<(), String> {
+        let n = self.hidden.len();
+        if self.activations.len() != n || self.dropout.len() != n {
+            return Err(format!(
+                "the network config lists {n} hidden widths, {} activations and {} dropout rates; \
+                 they must match",
+                self.activations.len(),
+                self.dropout.len()
+            ));
+        }
+        if let Some(w) = self.hidden.iter().find(|&&w| w == 0) {
+            return Err(format!("hidden layer width {w} is not positive"));
+        }
+        if let Some(p) = self.dropout.iter().find(|p| !(0.0..1.0).contains(*p)) {
+            return Err(format!("dropout rate {p} is outside [0, 1)"));
+        }
+        Ok(())
+    }
+
+    /// Widths of every layer's input and output, from the 2-D input to the 3-D output.
+    pub fn layer_shapes(&self) -> Vec<[usize; 2]> {
+        let widths: Vec<usize> = std::iter::once(2)
+            .chain(self.hidden.iter().copied())
+            .chain(std::iter::once(3))
+            .collect();
+        widths.windows(2).map(|w| [w[0], w[1]]).collect()
+    }
+
+    /// Builds the network with PyTorch's default initialisation (weights and biases uniform in
+    /// ±1/√fan_in), drawing from `rng` so that one seed gives one network on every backend.
+    pub fn init<B: Backend>(&self, rng: &mut impl Rng, device: &B::Device) -> SphereNet<B> {
+        let mut linears: Vec<Linear<B>> = self
+            .layer_shapes()
+            .into_iter()
+            .map(|[fan_in, fan_out]| {
+                let bound = 1.0 / (fan_in as f32).sqrt();
+                let mut uniform = |n: usize| -> Vec<f32> {
+                    (0..n).map(|_| rng.random_range(-bound..bound)).collect()
+                };
+                // burn stores the weight as [fan_in, fan_out] (the transpose of PyTorch's).
+                let weight = Tensor::from_data(
+                    TensorData::new(uniform(fan_in * fan_out), [fan_in, fan_out]),
+                    device,
+                );
+                let bias = Tensor::from_data(TensorData::new(uniform(fan_out), [fan_out]), device);
+                Linear {
+                    weight: burn::module::Param::from_tensor(weight),
+                    bias: Some(burn::module::Param::from_tensor(bias)),
+                }
+            })
+            .collect();
+        let output = linears.pop().expect("there is always an output layer");
+        SphereNet {
+            hidden: linears,
+            output,
+            activations: self.activations.clone(),
+            dropout: self.dropout.clone(),
+        }
+    }
+}
+
+/// The network that maps points of the plane to unit vectors.
+#[derive(Module, Debug)]
+pub struct SphereNet<B: Backend> {
+    hidden: Vec<Linear<B>>,
+    output: Linear<B>,
+    activations: Vec<Activation>,
+    dropout: Vec<f64>,
+}
+
+impl<B: Backend> SphereNet<B> {
+    /// The architecture of this network.
+    pub fn config(&self) -> SphereNetConfig {
+        SphereNetConfig {
+            hidden: self.hidden.iter().map(|l| l.weight.dims()[1]).collect(),
+            activations: self.activations.clone(),
+            dropout: self.dropout.clone(),
+        }
+    }
+
+    /// Dropout probability of each hidden layer.
+    pub fn dropout(&self) -> &[f64] {
+        &self.dropout
+    }
+
+    /// Maps `[n, 2]` points to `[n, 3]` unit vectors.
+    ///
+    /// `masks` switches dropout on: one `[n, width]` mask per hidden layer whose dropout rate is
+    /// not zero, as [`dropout_mask`] makes them. `None` is evaluation mode.
+    pub fn forward(&self, x: Tensor<B, 2>, masks: Option<&[Tensor<B, 2>]>) -> Tensor<B, 2> {
+        let mut masks = masks.map(|m| m.iter());
+        let mut x = x;
+        for ((linear, activation), &p) in
+            self.hidden.iter().zip(&self.activations).zip(&self.dropout)
+        {
+            x = activation.apply(linear.forward(x));
+            if p > 0.0
+                && let Some(mask) = masks.as_mut().and_then(Iterator::next)
+            {
+                x = x * mask.clone();
+            }
+        }
+        l2_normalize(self.output.forward(x))
+    }
+}
+
+/// Divides each row by its length (as PyTorch's `F.normalize`, eps 1e-12).
+pub(crate) fn l2_normalize<B: Backend>(x: Tensor<B, 2>) -> Tensor<B, 2> {
+    let norm = x.clone().square().sum_dim(1).sqrt().clamp_min(1e-12);
+    x / norm
+}
+
+/// A `[rows, width]` dropout mask drawn from `rng`: 0 with probability `p`, else `1/(1-p)`
+/// (inverted dropout, as PyTorch's `F.dropout`).
+pub fn dropout_mask<B: Backend>(
+    rng: &mut impl Rng,
+    [rows, width]: [usize; 2],
+    p: f64,
+    device: &B::Device,
+) -> Tensor<B, 2> {
+    let keep = (1.0 / (1.0 - p)) as f32;
+    // Drop where a uniform u32 falls below p · 2³².
+    let threshold = (p * 4_294_967_296.0) as u32;
+    let values: Vec<f32> = (0..rows * width)
+        .map(|_| {
+            if rng.next_u32() < threshold {
+                0.0
+            } else {
+                keep
+            }
+        })
+        .collect();
+    Tensor::from_data(TensorData::new(values, [rows, width]), device)
+}

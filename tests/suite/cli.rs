@@ -1,0 +1,93 @@
+//! The `train` example as a user runs it.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The example binary that `cargo test` builds beside this test binary.
+fn train_example() -> Command {
+    let deps = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let exe: PathBuf = deps.parent().unwrap().join("examples").join("train");
+    assert!(
+        exe.exists(),
+        "{} is missing: build it with cargo test --release",
+        exe.display()
+    );
+    Command::new(exe)
+}
+
+fn run(args: &[&str]) -> Output {
+    train_example().args(args).output().unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("neural-sphere-cli-{name}-{}", std::process::id()))
+}
+
+#[test]
+fn writes_grid_loss_and_checkpoint() {
+    let out = temp_dir("ok");
+    let output = run(&[
+        "--backend",
+        "cpu",
+        "--steps",
+        "30",
+        "--grid",
+        "7",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary = String::from_utf8_lossy(&output.stdout);
+    assert!(summary.contains("trained 30 steps on cpu"), "{summary}");
+
+    let grid = std::fs::read_to_string(out.join("grid.csv")).unwrap();
+    let lines: Vec<&str> = grid.lines().collect();
+    assert_eq!(lines[0], "u,v,x,y,z");
+    assert_eq!(lines.len(), 1 + 49);
+    assert!(lines[1].starts_with("-0.5,-0.5,"), "{}", lines[1]);
+    assert!(lines[49].starts_with("0.5,0.5,"), "{}", lines[49]);
+
+    let loss = std::fs::read_to_string(out.join("loss.csv")).unwrap();
+    assert_eq!(loss.lines().next(), Some("step,loss,lr"));
+    assert_eq!(loss.lines().count(), 1 + 30);
+
+    let ply = std::fs::read_to_string(out.join("grid.ply")).unwrap();
+    assert!(ply.contains("element vertex 49\n"));
+    let first_vertex = ply
+        .lines()
+        .skip_while(|l| *l != "end_header")
+        .nth(1)
+        .unwrap();
+    assert!(first_vertex.ends_with(" 70 70 0"), "{first_vertex}");
+    assert!(out.join("model.mpk").is_file());
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+#[test]
+fn bad_input_is_one_readable_line_and_a_failure() {
+    let blocker = temp_dir("file");
+    std::fs::write(&blocker, b"a file, not a folder").unwrap();
+    let inside_a_file = blocker.join("out");
+    for args in [
+        vec!["--steps", "many", "--out", "x"],
+        vec!["--backend", "tpu", "--out", "x"],
+        vec!["--steps", "5"],
+        vec!["--batch", "7", "--backend", "cpu", "--out", "x"],
+        vec!["--backend", "cpu", "--out", inside_a_file.to_str().unwrap()],
+    ] {
+        let output = run(&args);
+        let message = stderr(&output);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert_eq!(message.trim_end().lines().count(), 1, "{args:?}: {message}");
+        assert!(!message.contains("panicked"), "{message}");
+    }
+    std::fs::remove_file(blocker).unwrap();
+}

@@ -1,0 +1,141 @@
+//! The training loop on the CPU backend.
+
+use bevy_neural_sphere::{
+    Checkpoint, CpuBackend, SphereNet, StepStats, TrainConfig, Trainer, grid_points,
+};
+use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
+use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
+
+type B = CpuBackend;
+
+fn trainer(config: TrainConfig) -> Trainer<B> {
+    Trainer::new(config, &Default::default()).unwrap()
+}
+
+/// Every parameter of a network, flattened.
+fn parameters<Be: Backend>(model: &SphereNet<Be>) -> Vec<f32> {
+    struct Collect(Vec<f32>);
+    impl<Be: Backend> ModuleVisitor<Be> for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<Be, D>>) {
+            self.0.extend(param.val().into_data().iter::<f32>());
+        }
+    }
+    let mut collect = Collect(Vec::new());
+    model.visit(&mut collect);
+    collect.0
+}
+
+fn losses(stats: &[StepStats]) -> Vec<f32> {
+    stats.iter().map(|s| s.loss).collect()
+}
+
+fn mean(xs: &[f32]) -> f32 {
+    xs.iter().sum::<f32>() / xs.len() as f32
+}
+
+#[test]
+fn learns_on_the_step_lr_schedule() {
+    let mut t = trainer(TrainConfig::new().with_seed(1));
+    let stats = t.train(3000);
+    assert_eq!(stats.len(), 3000);
+    assert!(stats.iter().enumerate().all(|(i, s)| s.step == i));
+
+    let lr = |step: usize| stats[step].lr;
+    for (step, expected) in [
+        (0, 0.05),
+        (999, 0.05),
+        (1000, 0.04),
+        (2000, 0.032),
+        (2999, 0.032),
+    ] {
+        assert!(
+            (lr(step) - expected).abs() < 1e-12,
+            "lr at step {step} is {}",
+            lr(step)
+        );
+    }
+
+    let first = stats[0].loss;
+    let last = mean(&losses(&stats[2900..]));
+    assert!(
+        last < first / 100.0,
+        "first loss {first}, mean of the last 100 {last}"
+    );
+}
+
+#[test]
+fn parameters_stay_clamped_and_keep_learning() {
+    let mut t = trainer(TrainConfig::new().with_lr(1000.0));
+    t.train(1);
+    let after_one = parameters(t.model());
+    assert!(
+        after_one.iter().all(|p| (-2.0..=2.0).contains(p)),
+        "{after_one:?}"
+    );
+    assert!(
+        after_one.iter().any(|p| p.abs() == 2.0),
+        "a huge step should hit the bounds"
+    );
+
+    t.train(1);
+    let after_two = parameters(t.model());
+    assert!(after_two.iter().all(|p| (-2.0..=2.0).contains(p)));
+    assert_ne!(
+        after_one, after_two,
+        "the clamped parameters must still be trained"
+    );
+}
+
+#[test]
+fn one_seed_gives_one_loss_trace() {
+    let trace = |seed| losses(&trainer(TrainConfig::new().with_seed(seed)).train(50));
+    assert_eq!(trace(4), trace(4));
+    assert_ne!(trace(4), trace(5));
+}
+
+#[test]
+fn checkpoints_round_trip() {
+    let mut t = trainer(TrainConfig::new().with_seed(2));
+    t.train(20);
+    let dir = std::env::temp_dir().join(format!("neural-sphere-ckpt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let checkpoint = Checkpoint {
+        config: t.config().clone(),
+        steps: 20,
+        model: t.model().valid(),
+    };
+    let path = checkpoint.save(&dir.join("model")).unwrap();
+
+    let device = Default::default();
+    let loaded = Checkpoint::<<B as AutodiffBackend>::InnerBackend>::load(&path, &device).unwrap();
+    assert_eq!(loaded.steps, 20);
+    assert_eq!(&loaded.config, t.config());
+    let points = grid_points(25);
+    assert_eq!(
+        bevy_neural_sphere::eval(&loaded.model, &points, &device),
+        t.eval(&points)
+    );
+
+    // A corrupt file and a missing one are errors, not panics.
+    let corrupt = dir.join("corrupt.mpk");
+    std::fs::write(&corrupt, b"not a checkpoint").unwrap();
+    let err = Checkpoint::<B>::load(&corrupt, &device)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("corrupt.mpk"), "{err}");
+    assert!(Checkpoint::<B>::load(&dir.join("missing.mpk"), &device).is_err());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn bad_configs_are_refused() {
+    for config in [
+        TrainConfig::new().with_batch(999),
+        TrainConfig::new().with_batch(0),
+        TrainConfig::new().with_lr(-1.0),
+        TrainConfig::new().with_passes(0),
+    ] {
+        assert!(Trainer::<B>::new(config, &Default::default()).is_err());
+    }
+}
