@@ -22,6 +22,13 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// An image file that could not be read.
+    Image {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// No usable GPU adapter or device.
     Gpu(String),
 }
@@ -34,6 +41,7 @@ impl fmt::Display for Error {
             Error::Checkpoint { path, reason } => {
                 write!(f, "checkpoint {}: {reason}", path.display())
             }
+            Error::Image { path, reason } => write!(f, "image {}: {reason}", path.display()),
             Error::Gpu(message) => write!(f, "no usable GPU: {message}"),
         }
     }

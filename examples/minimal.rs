@@ -1,0 +1,34 @@
+//! The smallest game with the plugin: its own camera and light, the plugin's defaults, no UI.
+//!
+//! ```text
+//! cargo run --release --example minimal --no-default-features
+//! ```
+
+use bevy::prelude::*;
+use bevy_neural_sphere::NeuralSpherePlugin;
+
+fn main() {
+    App::new()
+        .add_plugins((DefaultPlugins, NeuralSpherePlugin::default()))
+        .add_systems(Startup, setup)
+        .add_systems(Update, turn_camera)
+        .run();
+}
+
+fn setup(mut commands: Commands) {
+    commands.spawn((
+        Camera3d::default(),
+        Transform::from_xyz(0.0, 0.0, 3.5).looking_at(Vec3::ZERO, Vec3::Y),
+    ));
+    commands.spawn((
+        DirectionalLight::default(),
+        Transform::from_xyz(1.0, 2.0, 3.0).looking_at(Vec3::ZERO, Vec3::Y),
+    ));
+}
+
+/// Circles the camera around the sphere.
+fn turn_camera(time: Res<Time>, mut camera: Single<&mut Transform, With<Camera3d>>) {
+    let angle = time.elapsed_secs() * 0.3;
+    **camera = Transform::from_xyz(3.5 * angle.sin(), 0.8, 3.5 * angle.cos())
+        .looking_at(Vec3::ZERO, Vec3::Y);
+}

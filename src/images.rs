@@ -1,0 +1,83 @@
+//! Textures for the points: the built-in UV test grid and image files fitted to a square.
+
+use std::path::Path;
+
+use bevy::asset::RenderAssetUsages;
+use bevy::image::ImageSampler;
+use bevy::prelude::*;
+use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
+use image::imageops::FilterType;
+use image::{DynamicImage, RgbaImage};
+
+use crate::Error;
+
+/// How a non-square image is fitted to the square grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Reflect)]
+pub enum ImageFit {
+    /// Keep the whole image and pad it to a square with black bars.
+    #[default]
+    Letterbox,
+    /// Fill the square with the image's centre and cut what sticks out.
+    Crop,
+}
+
+/// Side, in pixels, that textures are fitted to.
+const TEXTURE_SIDE: u32 = 512;
+
+/// A UV test grid: hue around u, brightness along v, with dark lines every eighth.
+pub fn uv_test_grid() -> Image {
+    let side = TEXTURE_SIDE;
+    let pixels = RgbaImage::from_fn(side, side, |x, y| {
+        let (u, v) = (x as f32 / side as f32, y as f32 / side as f32);
+        let line = (u * 8.0).fract() < 0.04 || (v * 8.0).fract() < 0.04;
+        let colour = Color::hsl(u * 360.0, 0.8, 0.25 + 0.5 * (1.0 - v)).to_srgba();
+        let scale = if line { 0.25 } else { 1.0 };
+        image::Rgba([colour.red, colour.green, colour.blue, 1.0].map(|c| (c * scale * 255.0) as u8))
+    });
+    to_bevy(pixels)
+}
+
+/// Reads an image file (PNG or JPEG) and fits it to a square texture.
+pub fn load_image_file(path: &Path, fit: ImageFit) -> Result<Image, Error> {
+    let image = image::open(path).map_err(|e| Error::Image {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    Ok(fit_image(&image, fit))
+}
+
+/// Fits an image to a square texture, letterboxed or cropped.
+pub fn fit_image(image: &DynamicImage, fit: ImageFit) -> Image {
+    let side = TEXTURE_SIDE;
+    let square = match fit {
+        ImageFit::Crop => image
+            .resize_to_fill(side, side, FilterType::Triangle)
+            .to_rgba8(),
+        ImageFit::Letterbox => {
+            let scaled = image.resize(side, side, FilterType::Triangle).to_rgba8();
+            let mut canvas = RgbaImage::from_pixel(side, side, image::Rgba([0, 0, 0, 255]));
+            let x = (side - scaled.width()) / 2;
+            let y = (side - scaled.height()) / 2;
+            image::imageops::overlay(&mut canvas, &scaled, x.into(), y.into());
+            canvas
+        }
+    };
+    to_bevy(square)
+}
+
+fn to_bevy(pixels: RgbaImage) -> Image {
+    let size = Extent3d {
+        width: pixels.width(),
+        height: pixels.height(),
+        depth_or_array_layers: 1,
+    };
+    let mut image = Image::new(
+        size,
+        TextureDimension::D2,
+        pixels.into_raw(),
+        TextureFormat::Rgba8UnormSrgb,
+        RenderAssetUsages::RENDER_WORLD | RenderAssetUsages::MAIN_WORLD,
+    );
+    image.sampler = ImageSampler::linear();
+    image
+}
