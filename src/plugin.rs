@@ -263,10 +263,17 @@ fn apply_commands(
             SphereCommand::Resume => settings.paused = false,
             SphereCommand::Step => trainer.single_steps += 1,
             SphereCommand::Reset { seed } => {
-                settings.train.seed = *seed;
-                trainer.trainer = None;
-                state.history.clear();
-                state.error = None;
+                // A config that cannot train keeps the current network and says why.
+                let config = settings.train.clone().with_seed(*seed);
+                match config.validate() {
+                    Ok(()) => {
+                        settings.train = config;
+                        trainer.trainer = None;
+                        state.history.clear();
+                        state.error = None;
+                    }
+                    Err(e) => state.error = Some(e.to_string()),
+                }
             }
             SphereCommand::SetImage(handle) => image.0 = handle.clone(),
             SphereCommand::SetGrid(grid) => {
@@ -318,18 +325,21 @@ fn train(
     settings: Res<SphereSettings>,
     mut state: ResMut<TrainingState>,
 ) {
+    // Read-only checks first, so an idle frame leaves the trainer unchanged.
+    let idle = settings.paused && trainer.single_steps == 0;
+    if trainer.trainer.is_none() || idle {
+        return;
+    }
     let trainer = &mut *trainer;
     let Some(network) = trainer.trainer.as_mut() else {
         return;
     };
-    let steps = if !settings.paused {
-        let fit = settings.frame_budget.as_secs_f64() / trainer.seconds_per_step.max(1e-6);
-        (fit as usize).clamp(1, settings.max_steps_per_frame.unwrap_or(usize::MAX))
-    } else if trainer.single_steps > 0 {
+    let steps = if settings.paused {
         trainer.single_steps -= 1;
         1
     } else {
-        return;
+        let fit = settings.frame_budget.as_secs_f64() / trainer.seconds_per_step.max(1e-6);
+        (fit as usize).clamp(1, settings.max_steps_per_frame.unwrap_or(usize::MAX))
     };
     let started = Instant::now();
     let stats = network.train(steps);

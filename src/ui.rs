@@ -44,7 +44,7 @@ impl ImageLibrary {
     /// A library of the given files.
     pub fn new(files: impl IntoIterator<Item = PathBuf>) -> Self {
         Self {
-            files: files.into_iter().collect(),
+            files: files.into_iter().map(|f| canonical(&f)).collect(),
             ..default()
         }
     }
@@ -57,6 +57,7 @@ impl ImageLibrary {
         images: &mut Assets<Image>,
         commands: &mut MessageWriter<SphereCommand>,
     ) {
+        let path = &canonical(path);
         match load_image_file(path, self.fit) {
             Ok(image) => {
                 let handle = images.add(image);
@@ -81,6 +82,11 @@ impl ImageLibrary {
         self.loaded.push((path.to_path_buf(), handle.clone()));
         Some(handle)
     }
+}
+
+/// One entry per file, however its path was written.
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// Panel inputs that are not settings yet.

@@ -2,7 +2,8 @@
 
 use bevy::prelude::*;
 use bevy_neural_sphere::{
-    BackendKind, NeuralSpherePlugin, SphereCommand, SphereMapping, SpherePoint, TrainingState,
+    BackendKind, NeuralSpherePlugin, SphereCommand, SphereMapping, SpherePoint, SphereSettings,
+    TrainingState,
 };
 
 use crate::app::{headless_app, steps};
@@ -59,6 +60,22 @@ fn trains_pauses_steps_resets_and_regrids() {
         !history.is_empty() && history[0].step == 0,
         "training restarts at step 0"
     );
+
+    // A reset that cannot train keeps the network and says why.
+    let before = steps(&app);
+    app.world_mut().resource_mut::<SphereSettings>().train.batch = 7;
+    send(&mut app, SphereCommand::Reset { seed: 1 });
+    let state = app.world().resource::<TrainingState>();
+    assert!(
+        state.error.as_deref().unwrap_or("").contains("batch 7"),
+        "{:?}",
+        state.error
+    );
+    assert!(
+        steps(&app) > before,
+        "training goes on with the current network"
+    );
+    app.world_mut().resource_mut::<SphereSettings>().train.batch = 1000;
 
     send(&mut app, SphereCommand::SetGrid(7));
     app.update();

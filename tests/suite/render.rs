@@ -154,13 +154,23 @@ fn images_are_fitted_to_squares_and_bad_files_are_errors() {
         let data = image.data.as_ref().unwrap();
         data[(y * 512 + x) * 4..][..3].to_vec()
     };
-    assert_eq!(pixel(&letterboxed, 256, 10), [0, 0, 0], "bars above a wide image");
+    assert_eq!(
+        pixel(&letterboxed, 256, 10),
+        [0, 0, 0],
+        "bars above a wide image"
+    );
     assert_eq!(pixel(&letterboxed, 256, 256), [255, 0, 0]);
-    assert_eq!(pixel(&cropped, 256, 10), [255, 0, 0], "a crop fills the square");
+    assert_eq!(
+        pixel(&cropped, 256, 10),
+        [255, 0, 0],
+        "a crop fills the square"
+    );
 
     let bad = std::env::temp_dir().join(format!("neural-sphere-bad-{}.png", std::process::id()));
     std::fs::write(&bad, b"not an image").unwrap();
-    let err = bevy_neural_sphere::load_image_file(&bad, ImageFit::Crop).unwrap_err().to_string();
+    let err = bevy_neural_sphere::load_image_file(&bad, ImageFit::Crop)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains(&*bad.to_string_lossy()), "{err}");
     std::fs::remove_file(bad).unwrap();
 }
