@@ -60,7 +60,7 @@ impl NeuralSpherePlugin {
 }
 
 /// What the plugin does, changeable at run time (directly or through [`SphereCommand`]).
-#[derive(Resource, Debug, Clone)]
+#[derive(Resource, Debug, Clone, PartialEq)]
 pub struct SphereSettings {
     /// Side of the grid of points.
     pub grid: u32,

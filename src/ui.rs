@@ -7,6 +7,7 @@ use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPlugin, EguiPrimaryContextPass, EguiTextureHandle, egui};
 use egui_plot::{Line, Plot};
 
+use crate::Error;
 use crate::images::{ImageFit, load_image_file};
 use crate::plugin::{SphereCommand, SphereSettings, TrainingState};
 use crate::points::ColourMode;
@@ -49,38 +50,37 @@ impl ImageLibrary {
         }
     }
 
-    /// Loads `path` with the current fit and, if it reads, colours the points with it; if it
-    /// does not, the current image stays and the panel shows why.
+    /// Colours the points with the image at `path`, if it reads; if it does not, the current
+    /// image stays and the panel shows why.
     fn open(
         &mut self,
         path: &Path,
         images: &mut Assets<Image>,
         commands: &mut MessageWriter<SphereCommand>,
     ) {
-        let path = &canonical(path);
-        match load_image_file(path, self.fit) {
-            Ok(image) => {
-                let handle = images.add(image);
-                commands.write(SphereCommand::SetImage(handle.clone()));
-                self.loaded.retain(|(p, _)| p != path);
-                self.loaded.push((path.to_path_buf(), handle));
-                self.selected = Some(path.to_path_buf());
-                if !self.files.iter().any(|f| f == path) {
-                    self.files.push(path.to_path_buf());
+        let path = canonical(path);
+        match self.fitted(&path, images) {
+            Ok(handle) => {
+                commands.write(SphereCommand::SetImage(handle));
+                if !self.files.contains(&path) {
+                    self.files.push(path.clone());
                 }
+                self.selected = Some(path);
                 self.error = None;
             }
             Err(e) => self.error = Some(e.to_string()),
         }
     }
 
-    fn thumbnail(&mut self, path: &Path, images: &mut Assets<Image>) -> Option<Handle<Image>> {
+    /// The image at `path` fitted with the current fit: decoded once, then shared by its
+    /// thumbnail and the points.
+    fn fitted(&mut self, path: &Path, images: &mut Assets<Image>) -> Result<Handle<Image>, Error> {
         if let Some((_, handle)) = self.loaded.iter().find(|(p, _)| p == path) {
-            return Some(handle.clone());
+            return Ok(handle.clone());
         }
-        let handle = images.add(load_image_file(path, self.fit).ok()?);
+        let handle = images.add(load_image_file(path, self.fit)?);
         self.loaded.push((path.to_path_buf(), handle.clone()));
-        Some(handle)
+        Ok(handle)
     }
 }
 
@@ -158,11 +158,15 @@ fn panel(
     let thumbnails: Vec<(PathBuf, Option<egui::TextureId>)> = (library.files.clone().into_iter())
         .map(|path| {
             let id = library
-                .thumbnail(&path, &mut images)
+                .fitted(&path, &mut images)
+                .ok()
                 .map(|handle| contexts.add_image(EguiTextureHandle::Strong(handle)));
             (path, id)
         })
         .collect();
+    // Widgets edit a copy, so the settings only count as changed when a value really changes
+    // (the plugin re-places every point when they do).
+    let mut edited = settings.clone();
     let ctx = contexts.ctx_mut()?;
     egui::Window::new("Neural sphere")
         .default_pos([8.0, 8.0])
@@ -179,7 +183,7 @@ fn panel(
                 ui.label(format!(
                     "step {}   lr {:.4}   {:.0} steps/s   frame {:.1} ms",
                     last.map_or(0, |s| s.step + 1),
-                    last.map_or(settings.train.lr, |s| s.lr),
+                    last.map_or(edited.train.lr, |s| s.lr),
                     state.steps_per_second,
                     time.delta_secs() * 1000.0,
                 ));
@@ -200,7 +204,7 @@ fn panel(
 
                 // Training.
                 ui.horizontal(|ui| {
-                    let (label, command) = if settings.paused {
+                    let (label, command) = if edited.paused {
                         ("Resume", SphereCommand::Resume)
                     } else {
                         ("Pause", SphereCommand::Pause)
@@ -217,21 +221,21 @@ fn panel(
                     }
                 });
                 ui.add(
-                    egui::Slider::new(&mut settings.train.lr, 0.001..=0.2)
+                    egui::Slider::new(&mut edited.train.lr, 0.001..=0.2)
                         .logarithmic(true)
                         .text("lr (on reset)"),
                 );
                 ui.add(
-                    egui::Slider::new(&mut settings.train.batch, 100..=5000)
+                    egui::Slider::new(&mut edited.train.batch, 100..=5000)
                         .step_by(100.0)
                         .text("batch (on reset)"),
                 );
-                let mut budget = settings.frame_budget.as_secs_f32() * 1000.0;
+                let mut budget = edited.frame_budget.as_secs_f32() * 1000.0;
                 if ui
                     .add(egui::Slider::new(&mut budget, 0.5..=30.0).text("budget ms/frame"))
                     .changed()
                 {
-                    settings.frame_budget = std::time::Duration::from_secs_f32(budget / 1000.0);
+                    edited.frame_budget = std::time::Duration::from_secs_f32(budget / 1000.0);
                 }
                 let grid = ui.add(egui::Slider::new(&mut panel.grid, 10..=256).text("grid"));
                 if grid.drag_stopped() || (grid.changed() && !grid.dragged()) {
@@ -241,13 +245,13 @@ fn panel(
                 // The view.
                 ui.separator();
                 ui.add(
-                    egui::Slider::new(&mut settings.point_radius, 0.002..=0.05).text("point size"),
+                    egui::Slider::new(&mut edited.point_radius, 0.002..=0.05).text("point size"),
                 );
-                ui.add(egui::Slider::new(&mut settings.morph, 0.0..=1.0).text("square to sphere"));
+                ui.add(egui::Slider::new(&mut edited.morph, 0.0..=1.0).text("square to sphere"));
                 ui.horizontal(|ui| {
-                    ui.radio_value(&mut settings.colour_mode, ColourMode::Texture, "texture");
+                    ui.radio_value(&mut edited.colour_mode, ColourMode::Texture, "texture");
                     ui.radio_value(
-                        &mut settings.colour_mode,
+                        &mut edited.colour_mode,
                         ColourMode::Notebook,
                         "notebook red/green",
                     );
@@ -314,5 +318,6 @@ fn panel(
                 }
             });
         });
+    settings.set_if_neq(edited);
     Ok(())
 }
