@@ -1,18 +1,23 @@
-//! Trains the network headless, then writes the mapped grid, the loss trace and a checkpoint.
+//! Trains the network headless, then writes the mapped grid, the loss trace and a checkpoint,
+//! and prints how well the grid covers the sphere.
 //!
 //! ```text
 //! cargo run --release --example train -- --out runs/first --backend cpu
+//! cargo run --release --example train -- --out runs/closed --backend cpu --preset closed
 //! ```
+
+#[path = "support/cli.rs"]
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use bevy_neural_sphere::{
-    BackendKind, Checkpoint, CpuBackend, Error, GpuBackend, StepStats, TrainConfig, Trainer,
-    grid_points, notebook_colour, wgpu_device, write_grid_csv, write_loss_csv, write_ply,
+    Activation, BackendKind, CpuBackend, Error, GpuBackend, Objective, Preset, SphereNetConfig,
+    StepStats, TrainConfig, Trainer, grid_metrics, grid_points, notebook_colour, sphere_metrics,
+    wgpu_device, write_grid_csv, write_loss_csv, write_ply,
 };
-use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -26,9 +31,30 @@ struct Args {
     /// Seed of the initialisation, the points, the permutations and dropout.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Points drawn per step (even).
-    #[arg(long, default_value_t = 1000)]
-    batch: usize,
+    /// Starting configuration: `seed` (the notebook's) or `closed` (closes the sphere).
+    #[arg(long, default_value = "seed")]
+    preset: Preset,
+    /// Loss, overriding the preset's: `seed` or `uniformity`.
+    #[arg(long)]
+    objective: Option<Objective>,
+    /// Temperature of the uniformity loss, overriding the preset's.
+    #[arg(long)]
+    temperature: Option<f64>,
+    /// Initial learning rate, overriding the preset's.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Points drawn per step (even), overriding the preset's.
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Hidden layer widths, overriding the preset's network, for example 64,64,64.
+    #[arg(long, value_delimiter = ',')]
+    hidden: Option<Vec<usize>>,
+    /// Activation after every hidden layer, with --hidden: identity, relu, silu or tanh.
+    #[arg(long, default_value = "silu", value_parser = parse_activation)]
+    activation: Activation,
+    /// Dropout after every hidden layer, with --hidden.
+    #[arg(long, default_value_t = 0.0)]
+    dropout: f64,
     /// Side of the evaluation grid written to grid.csv and grid.ply.
     #[arg(long, default_value_t = 100)]
     grid: usize,
@@ -41,31 +67,21 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
-        Ok(args) => args,
-        Err(e) if e.use_stderr() => {
-            let rendered = e.render().to_string();
-            eprintln!(
-                "{}",
-                rendered.lines().next().unwrap_or("error: bad arguments")
-            );
-            return ExitCode::from(2);
-        }
-        Err(e) => e.exit(),
-    };
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    support::main_with(run)
 }
 
 fn run(args: &Args) -> Result<(), Error> {
-    let config = TrainConfig::new()
-        .with_seed(args.seed)
-        .with_batch(args.batch);
+    let mut config = args.preset.config().with_seed(args.seed);
+    config.objective = args.objective.unwrap_or(config.objective);
+    config.temperature = args.temperature.unwrap_or(config.temperature);
+    config.lr = args.lr.unwrap_or(config.lr);
+    config.batch = args.batch.unwrap_or(config.batch);
+    if let Some(hidden) = &args.hidden {
+        config.model = SphereNetConfig::new()
+            .with_activations(vec![args.activation; hidden.len()])
+            .with_dropout(vec![args.dropout; hidden.len()])
+            .with_hidden(hidden.clone());
+    }
     config.validate()?;
     if args.grid == 0 {
         return Err(Error::Config("--grid must be at least 1".into()));
@@ -118,16 +134,12 @@ fn train<B: AutodiffBackend>(
     write_grid_csv(&args.out.join("grid.csv"), &points, &mapped)?;
     write_ply(&args.out.join("grid.ply"), &mapped, &colours)?;
     write_loss_csv(&args.out.join("loss.csv"), &history)?;
-    let checkpoint = Checkpoint {
-        config: trainer.config().clone(),
-        steps: trainer.steps_done(),
-        model: trainer.model().valid(),
-    };
-    let model_path = checkpoint.save(&args.out.join("model"))?;
+    let model_path = trainer.checkpoint().save(&args.out.join("model"))?;
 
     let tail = &history[history.len().saturating_sub(100)..];
+    println!("{}", trainer.config().summary());
     println!(
-        "trained {} steps on {} in {seconds:.1} s ({:.0} steps/s); final loss {:.1} (mean of the \
+        "trained {} steps on {} in {seconds:.1} s ({:.0} steps/s); final loss {:.4} (mean of the \
          last {} steps); wrote {}, grid.csv, grid.ply, loss.csv",
         history.len(),
         args.backend,
@@ -136,7 +148,33 @@ fn train<B: AutodiffBackend>(
         tail.len(),
         model_path.display(),
     );
+    let sphere = sphere_metrics(&mapped);
+    let grid = grid_metrics(args.grid, &mapped);
+    println!(
+        "{}x{} grid: coverage {:.2} %, largest empty cap {:.2} deg, |mean| {:.4}, uniformity \
+         {:.4}, torn neighbours {:.3} %, covered twice {:.2} %",
+        args.grid,
+        args.grid,
+        sphere.coverage * 100.0,
+        sphere.largest_empty_cap_deg,
+        sphere.mean_resultant,
+        sphere.uniformity,
+        grid.torn_pairs * 100.0,
+        grid.overlap * 100.0,
+    );
     Ok(())
+}
+
+fn parse_activation(s: &str) -> Result<Activation, String> {
+    match s {
+        "identity" => Ok(Activation::Identity),
+        "relu" => Ok(Activation::Relu),
+        "silu" => Ok(Activation::Silu),
+        "tanh" => Ok(Activation::Tanh),
+        _ => Err(format!(
+            "unknown activation '{s}' (identity, relu, silu or tanh)"
+        )),
+    }
 }
 
 fn mean_loss(stats: &[StepStats]) -> f64 {

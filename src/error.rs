@@ -31,6 +31,8 @@ pub enum Error {
     },
     /// No usable GPU adapter or device.
     Gpu(String),
+    /// A video that could not be recorded; the message says why.
+    Recording(String),
 }
 
 impl fmt::Display for Error {
@@ -43,6 +45,7 @@ impl fmt::Display for Error {
             }
             Error::Image { path, reason } => write!(f, "image {}: {reason}", path.display()),
             Error::Gpu(message) => write!(f, "no usable GPU: {message}"),
+            Error::Recording(message) => f.write_str(message),
         }
     }
 }

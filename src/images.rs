@@ -65,6 +65,38 @@ pub fn fit_image(image: &DynamicImage, fit: ImageFit) -> Image {
     to_bevy(square)
 }
 
+/// The colour a point at texture coordinates `uv` (in [0, 1]², row 0 at the top) shows, as sRGB
+/// bytes: a bilinear sample in linear light with clamped edges, as the point shader takes it.
+/// Textures other than 8-bit sRGB RGBA (as this module makes them) read as black.
+pub fn sample_texture(image: &Image, [u, v]: [f32; 2]) -> [u8; 3] {
+    let (width, height) = (image.width() as usize, image.height() as usize);
+    let Some(data) = image
+        .data
+        .as_deref()
+        .filter(|d| d.len() == width * height * 4)
+    else {
+        return [0; 3];
+    };
+    let texel = |x: usize, y: usize| -> [f32; 3] {
+        let p = &data[(y * width + x) * 4..][..3];
+        [p[0], p[1], p[2]].map(|c| Color::srgb_u8(c, 0, 0).to_linear().red)
+    };
+    // Texel centres sit at (i + 0.5) / size.
+    let axis = |t: f32, size: usize| {
+        let x = (t * size as f32 - 0.5).clamp(0.0, (size - 1) as f32);
+        let i = (x.floor() as usize).min(size.saturating_sub(2));
+        (i, (i + 1).min(size - 1), x - i as f32)
+    };
+    let (x0, x1, fx) = axis(u, width);
+    let (y0, y1, fy) = axis(v, height);
+    let mix = |a: [f32; 3], b: [f32; 3], t: f32| [0, 1, 2].map(|k| a[k] + (b[k] - a[k]) * t);
+    let top = mix(texel(x0, y0), texel(x1, y0), fx);
+    let bottom = mix(texel(x0, y1), texel(x1, y1), fx);
+    let [r, g, b] = mix(top, bottom, fy);
+    let srgb = Color::linear_rgb(r, g, b).to_srgba().to_u8_array();
+    [srgb[0], srgb[1], srgb[2]]
+}
+
 fn to_bevy(pixels: RgbaImage) -> Image {
     let size = Extent3d {
         width: pixels.width(),

@@ -78,11 +78,27 @@ impl Material for PointMaterial {
     }
 }
 
-/// The mesh and material the points share.
+/// One point of the latest training batch, in the notebook's "random points" view.
+#[derive(Component, Debug, Clone, Copy)]
+#[require(Transform, Visibility)]
+pub(crate) struct BatchPoint {
+    /// Index into the batch.
+    pub index: u32,
+}
+
+/// The training-batch points are coloured through a [`PointMaterial`] over a grid of this side:
+/// each point's [`MeshTag`] is the cell its source point falls in, fine enough that the
+/// notebook's colours (100 levels across the square) come out exact.
+pub(crate) const BATCH_COLOUR_LEVELS: u32 = 256;
+
+/// The mesh and materials the points share.
 #[derive(Resource, Clone)]
 pub(crate) struct PointAssets {
     pub mesh: Handle<Mesh>,
+    /// For the grid.
     pub material: Handle<PointMaterial>,
+    /// For the training batch: the notebook's colours on a [`BATCH_COLOUR_LEVELS`] grid.
+    pub batch_material: Handle<PointMaterial>,
 }
 
 /// Spawns one point per grid point, all at the origin until the network places them.
@@ -95,6 +111,27 @@ pub(crate) fn spawn_points(commands: &mut Commands, assets: &PointAssets, grid: 
                 MeshMaterial3d(assets.material.clone()),
                 MeshTag(index),
                 Transform::from_scale(Vec3::splat(radius)),
+            )
+        })
+        .collect();
+    commands.spawn_batch(batch);
+}
+
+/// Spawns one training-batch point per pose.
+pub(crate) fn spawn_batch_points(
+    commands: &mut Commands,
+    assets: &PointAssets,
+    poses: Vec<(Transform, MeshTag)>,
+) {
+    let batch: Vec<_> = (0..)
+        .zip(poses)
+        .map(|(index, (transform, tag))| {
+            (
+                BatchPoint { index },
+                Mesh3d(assets.mesh.clone()),
+                MeshMaterial3d(assets.batch_material.clone()),
+                tag,
+                transform,
             )
         })
         .collect();

@@ -1,7 +1,9 @@
-//! The egui control panel (feature `ui`): the loss curve, training controls, the view and the
-//! image picker. It only reads the plugin's resources and sends [`SphereCommand`]s.
+//! The egui control panel (feature `ui`): the loss curve, training controls, the quality
+//! metrics, the view, the image picker, checkpoints, export and orbit recording. It only reads
+//! the plugin's resources and sends [`SphereCommand`]s and [`RecordOrbit`]s.
 
 use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
 
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPlugin, EguiPrimaryContextPass, EguiTextureHandle, egui};
@@ -9,8 +11,11 @@ use egui_plot::{Line, Plot};
 
 use crate::Error;
 use crate::images::{ImageFit, load_image_file};
-use crate::plugin::{SphereCommand, SphereSettings, TrainingState};
+use crate::objective::Objective;
+use crate::plugin::{SphereCommand, SphereQuality, SphereSettings, SphereView, TrainingState};
 use crate::points::ColourMode;
+use crate::record::{OrbitSpec, RecordOrbit, RecordingStatus};
+use crate::trainer::Preset;
 
 /// Adds the control panel to an app with [`NeuralSpherePlugin`](crate::NeuralSpherePlugin).
 pub struct NeuralSphereUiPlugin;
@@ -90,11 +95,20 @@ fn canonical(path: &Path) -> PathBuf {
 }
 
 /// Panel inputs that are not settings yet.
-#[derive(Resource, Debug)]
+#[derive(Resource)]
 struct PanelState {
     seed: u64,
     grid: u32,
-    path: String,
+    /// An image file to open.
+    image_path: String,
+    /// Where checkpoints are saved and loaded.
+    checkpoint_path: String,
+    /// Where the grid is exported, without extension.
+    export_path: String,
+    /// The next recording.
+    orbit: OrbitSpec,
+    /// The file dialog open now, if any.
+    dialog: Option<FileDialog>,
 }
 
 impl Default for PanelState {
@@ -102,8 +116,52 @@ impl Default for PanelState {
         Self {
             seed: 0,
             grid: 100,
-            path: String::new(),
+            image_path: String::new(),
+            checkpoint_path: "sphere.mpk".into(),
+            export_path: "sphere".into(),
+            orbit: OrbitSpec::new("orbit.mp4"),
+            dialog: None,
         }
+    }
+}
+
+/// What a file dialog's answer is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DialogPurpose {
+    OpenImage,
+    LoadCheckpoint,
+    SaveCheckpoint,
+    RecordTo,
+}
+
+/// A native file dialog on its own thread, so that the app keeps drawing while it is open.
+struct FileDialog {
+    purpose: DialogPurpose,
+    answer: JoinHandle<Option<PathBuf>>,
+}
+
+impl FileDialog {
+    fn open(purpose: DialogPurpose) -> Self {
+        let answer = std::thread::spawn(move || {
+            let dialog = rfd::FileDialog::new();
+            match purpose {
+                DialogPurpose::OpenImage => dialog
+                    .add_filter("images", &["png", "jpg", "jpeg"])
+                    .pick_file(),
+                DialogPurpose::LoadCheckpoint => dialog
+                    .add_filter("checkpoints", &[crate::CHECKPOINT_EXTENSION])
+                    .pick_file(),
+                DialogPurpose::SaveCheckpoint => dialog
+                    .add_filter("checkpoints", &[crate::CHECKPOINT_EXTENSION])
+                    .set_file_name("sphere.mpk")
+                    .save_file(),
+                DialogPurpose::RecordTo => dialog
+                    .add_filter("videos", &["mp4", "gif"])
+                    .set_file_name("orbit.mp4")
+                    .save_file(),
+            }
+        });
+        Self { purpose, answer }
     }
 }
 
@@ -140,21 +198,63 @@ fn smoothed(points: &[[f64; 2]], window: usize) -> Vec<[f64; 2]> {
         .collect()
 }
 
+/// Acts on a file dialog's answer, if it has come.
+fn answer_dialog(
+    panel: &mut PanelState,
+    library: &mut ImageLibrary,
+    commands: &mut MessageWriter<SphereCommand>,
+) {
+    let Some(dialog) = panel.dialog.take_if(|d| d.answer.is_finished()) else {
+        return;
+    };
+    // A dialog that failed or was cancelled answers nothing.
+    let Ok(Some(path)) = dialog.answer.join() else {
+        return;
+    };
+    match dialog.purpose {
+        DialogPurpose::OpenImage => library.request = Some(path),
+        DialogPurpose::LoadCheckpoint => {
+            panel.checkpoint_path = path.display().to_string();
+            commands.write(SphereCommand::Load(path));
+        }
+        DialogPurpose::SaveCheckpoint => {
+            panel.checkpoint_path = path.display().to_string();
+            commands.write(SphereCommand::Save(path));
+        }
+        DialogPurpose::RecordTo => panel.orbit.out = path,
+    }
+}
+
+/// A button that opens a file dialog, disabled while one is open.
+fn dialog_button(ui: &mut egui::Ui, panel: &mut PanelState, label: &str, purpose: DialogPurpose) {
+    let button = ui
+        .add_enabled(panel.dialog.is_none(), egui::Button::new(label))
+        .on_hover_text("a native file dialog; the path field beside it works without one");
+    if button.clicked() {
+        panel.dialog = Some(FileDialog::open(purpose));
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn panel(
     mut contexts: EguiContexts,
     mut settings: ResMut<SphereSettings>,
     state: Res<TrainingState>,
+    quality: Res<SphereQuality>,
+    recording: Res<RecordingStatus>,
     mut panel: ResMut<PanelState>,
     mut library: ResMut<ImageLibrary>,
     mut images: ResMut<Assets<Image>>,
     mut commands: MessageWriter<SphereCommand>,
+    mut record: MessageWriter<RecordOrbit>,
     time: Res<Time>,
     #[cfg(feature = "camera")] mut cameras: Query<(
         &mut crate::camera::SphereCamera,
         &mut bevy_panorbit_camera::PanOrbitCamera,
     )>,
 ) -> Result {
+    let panel = &mut *panel;
+    answer_dialog(panel, &mut library, &mut commands);
     let thumbnails: Vec<(PathBuf, Option<egui::TextureId>)> = (library.files.clone().into_iter())
         .map(|path| {
             let id = library
@@ -170,154 +270,386 @@ fn panel(
     let ctx = contexts.ctx_mut()?;
     egui::Window::new("Neural sphere")
         .default_pos([8.0, 8.0])
-        .default_width(300.0)
-        .default_height(700.0)
+        .default_width(320.0)
+        .default_height(720.0)
         .show(ctx, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 if let Some(error) = &state.error {
                     ui.colored_label(egui::Color32::LIGHT_RED, error);
                 }
-
-                // Progress and the loss curve.
-                let last = state.history.last();
-                ui.label(format!(
-                    "step {}   lr {:.4}   {:.0} steps/s   frame {:.1} ms",
-                    last.map_or(0, |s| s.step + 1),
-                    last.map_or(edited.train.lr, |s| s.lr),
-                    state.steps_per_second,
-                    time.delta_secs() * 1000.0,
-                ));
-                ui.label(format!("loss {:.1}", last.map_or(f32::NAN, |s| s.loss)));
-                let raw: Vec<[f64; 2]> = (state.history.iter())
-                    .map(|s| [s.step as f64, (s.loss.max(1e-3) as f64).log10()])
-                    .collect();
-                Plot::new("loss")
-                    .height(150.0)
-                    .allow_scroll(false)
-                    .y_axis_formatter(|mark, _| format!("{:.0e}", 10f64.powf(mark.value)))
-                    .show(ui, |plot| {
-                        plot.line(
-                            Line::new("smoothed", smoothed(&raw, 100)).color(egui::Color32::YELLOW),
-                        );
-                        plot.line(Line::new("loss", raw).color(egui::Color32::from_gray(140)));
-                    });
-
-                // Training.
-                ui.horizontal(|ui| {
-                    let (label, command) = if edited.paused {
-                        ("Resume", SphereCommand::Resume)
-                    } else {
-                        ("Pause", SphereCommand::Pause)
-                    };
-                    if ui.button(label).clicked() {
-                        commands.write(command);
-                    }
-                    if ui.button("Step").clicked() {
-                        commands.write(SphereCommand::Step);
-                    }
-                    ui.add(egui::DragValue::new(&mut panel.seed).prefix("seed "));
-                    if ui.button("Reset").clicked() {
-                        commands.write(SphereCommand::Reset { seed: panel.seed });
-                    }
-                });
-                ui.add(
-                    egui::Slider::new(&mut edited.train.lr, 0.001..=0.2)
-                        .logarithmic(true)
-                        .text("lr (on reset)"),
-                );
-                ui.add(
-                    egui::Slider::new(&mut edited.train.batch, 100..=5000)
-                        .step_by(100.0)
-                        .text("batch (on reset)"),
-                );
-                let mut budget = edited.frame_budget.as_secs_f32() * 1000.0;
-                if ui
-                    .add(egui::Slider::new(&mut budget, 0.5..=30.0).text("budget ms/frame"))
-                    .changed()
-                {
-                    edited.frame_budget = std::time::Duration::from_secs_f32(budget / 1000.0);
+                if let Some(notice) = &state.notice {
+                    ui.colored_label(egui::Color32::LIGHT_GREEN, notice);
                 }
-                let grid = ui.add(egui::Slider::new(&mut panel.grid, 10..=256).text("grid"));
-                if grid.drag_stopped() || (grid.changed() && !grid.dragged()) {
-                    commands.write(SphereCommand::SetGrid(panel.grid));
-                }
-
-                // The view.
-                ui.separator();
-                ui.add(
-                    egui::Slider::new(&mut edited.point_radius, 0.002..=0.05).text("point size"),
-                );
-                ui.add(egui::Slider::new(&mut edited.morph, 0.0..=1.0).text("square to sphere"));
-                ui.horizontal(|ui| {
-                    ui.radio_value(&mut edited.colour_mode, ColourMode::Texture, "texture");
-                    ui.radio_value(
-                        &mut edited.colour_mode,
-                        ColourMode::Notebook,
-                        "notebook red/green",
-                    );
-                });
-                #[cfg(feature = "camera")]
-                for (mut sphere, mut camera) in &mut cameras {
-                    ui.horizontal(|ui| {
-                        ui.add(
-                            egui::Slider::new(&mut sphere.auto_orbit, -1.0..=1.0)
-                                .text("auto-orbit"),
-                        );
-                        if ui.button("Reset view").clicked() {
-                            crate::camera::SphereCamera::reset_view(&mut camera);
+                progress(ui, &state, &edited, &time);
+                training(ui, &mut edited, panel, &mut commands);
+                egui::CollapsingHeader::new("Quality")
+                    .default_open(true)
+                    .show(ui, |ui| quality_lines(ui, &quality));
+                egui::CollapsingHeader::new("View")
+                    .default_open(true)
+                    .show(ui, |ui| {
+                        view(ui, &mut edited);
+                        #[cfg(feature = "camera")]
+                        for (mut sphere, mut camera) in &mut cameras {
+                            ui.horizontal(|ui| {
+                                ui.add(
+                                    egui::Slider::new(&mut sphere.auto_orbit, -1.0..=1.0)
+                                        .text("auto-orbit"),
+                                );
+                                if ui.button("Reset view").clicked() {
+                                    crate::camera::SphereCamera::reset_view(&mut camera);
+                                }
+                            });
                         }
                     });
-                }
-
-                // Images.
-                ui.separator();
-                let mut open = None;
-                let fit = library.fit;
-                ui.horizontal(|ui| {
-                    ui.label("fit:");
-                    ui.radio_value(&mut library.fit, ImageFit::Letterbox, "letterbox");
-                    ui.radio_value(&mut library.fit, ImageFit::Crop, "crop");
-                });
-                if library.fit != fit {
-                    library.loaded.clear();
-                    open = library.selected.clone();
-                }
-                ui.horizontal_wrapped(|ui| {
-                    for (path, id) in &thumbnails {
-                        let name = path
-                            .file_name()
-                            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-                        let selected = library.selected.as_ref() == Some(path);
-                        let clicked = match id {
-                            Some(id) => ui
-                                .add(
-                                    egui::Button::image((*id, egui::vec2(56.0, 56.0)))
-                                        .selected(selected),
-                                )
-                                .on_hover_text(&name)
-                                .clicked(),
-                            None => ui.selectable_label(selected, &name).clicked(),
-                        };
-                        if clicked {
-                            open = Some(path.clone());
-                        }
-                    }
-                });
-                ui.horizontal(|ui| {
-                    ui.text_edit_singleline(&mut panel.path)
-                        .on_hover_text("an image file, or drop one on the window");
-                    if ui.button("Open").clicked() {
-                        open = Some(PathBuf::from(panel.path.trim()));
-                    }
-                });
-                if let Some(path) = open {
-                    library.open(&path, &mut images, &mut commands);
-                }
-                if let Some(error) = &library.error {
-                    ui.colored_label(egui::Color32::LIGHT_RED, error);
-                }
+                egui::CollapsingHeader::new("Image")
+                    .default_open(true)
+                    .show(ui, |ui| {
+                        image_picker(
+                            ui,
+                            panel,
+                            &mut library,
+                            &thumbnails,
+                            &mut images,
+                            &mut commands,
+                        )
+                    });
+                egui::CollapsingHeader::new("Checkpoint and export")
+                    .show(ui, |ui| files(ui, panel, &state, &mut commands));
+                egui::CollapsingHeader::new("Record orbit")
+                    .show(ui, |ui| record_orbit(ui, panel, &recording, &mut record));
             });
         });
     settings.set_if_neq(edited);
     Ok(())
+}
+
+/// Step, learning rate, speed and the loss curve.
+fn progress(ui: &mut egui::Ui, state: &TrainingState, settings: &SphereSettings, time: &Time) {
+    let last = state.history.last();
+    ui.label(format!(
+        "step {}   lr {:.4}   {:.0} steps/s   frame {:.1} ms",
+        state.steps,
+        last.map_or(settings.train.lr, |s| s.lr),
+        state.steps_per_second,
+        time.delta_secs() * 1000.0,
+    ));
+    ui.label(format!("loss {:.4}", last.map_or(f32::NAN, |s| s.loss)));
+    // The uniformity loss is negative: plot how far each loss is above the lowest seen.
+    let floor = (state.history.iter())
+        .map(|s| s.loss as f64)
+        .fold(f64::INFINITY, f64::min)
+        .min(0.0);
+    let raw: Vec<[f64; 2]> = (state.history.iter())
+        .map(|s| [s.step as f64, (s.loss as f64 - floor).max(1e-3).log10()])
+        .collect();
+    let label = match floor < 0.0 {
+        true => format!("loss - ({floor:.3}), log scale"),
+        false => "loss, log scale".into(),
+    };
+    ui.small(label);
+    Plot::new("loss")
+        .height(150.0)
+        .allow_scroll(false)
+        .y_axis_formatter(|mark, _| format!("{:.0e}", 10f64.powf(mark.value)))
+        .show(ui, |plot| {
+            plot.line(Line::new("smoothed", smoothed(&raw, 100)).color(egui::Color32::YELLOW));
+            plot.line(Line::new("loss", raw).color(egui::Color32::from_gray(140)));
+        });
+}
+
+/// Pause, step, reset, presets and the hyper-parameters.
+fn training(
+    ui: &mut egui::Ui,
+    edited: &mut SphereSettings,
+    panel: &mut PanelState,
+    commands: &mut MessageWriter<SphereCommand>,
+) {
+    ui.horizontal(|ui| {
+        let (label, command) = match edited.paused {
+            true => ("Resume", SphereCommand::Resume),
+            false => ("Pause", SphereCommand::Pause),
+        };
+        if ui.button(label).clicked() {
+            commands.write(command);
+        }
+        if ui.button("Step").clicked() {
+            commands.write(SphereCommand::Step);
+        }
+        ui.add(egui::DragValue::new(&mut panel.seed).prefix("seed "));
+        if ui.button("Reset").clicked() {
+            commands.write(SphereCommand::Reset { seed: panel.seed });
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.label("preset:");
+        for preset in Preset::ALL {
+            if ui
+                .button(preset.name())
+                .on_hover_text("switch and reset")
+                .clicked()
+            {
+                edited.train = preset.config().with_seed(panel.seed);
+                commands.write(SphereCommand::Reset { seed: panel.seed });
+            }
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.label("objective (on reset):");
+        for objective in Objective::ALL {
+            ui.radio_value(&mut edited.train.objective, objective, objective.name());
+        }
+    });
+    if edited.train.objective == Objective::Uniformity {
+        ui.add(
+            egui::Slider::new(&mut edited.train.temperature, 0.5..=100.0)
+                .logarithmic(true)
+                .text("temperature (on reset)"),
+        );
+    }
+    ui.add(
+        egui::Slider::new(&mut edited.train.lr, 0.001..=0.2)
+            .logarithmic(true)
+            .text("lr"),
+    );
+    ui.add(
+        egui::Slider::new(&mut edited.train.batch, 100..=5000)
+            .step_by(100.0)
+            .text("batch"),
+    );
+    let mut budget = edited.frame_budget.as_secs_f32() * 1000.0;
+    if ui
+        .add(egui::Slider::new(&mut budget, 0.5..=30.0).text("budget ms/frame"))
+        .changed()
+    {
+        edited.frame_budget = std::time::Duration::from_secs_f32(budget / 1000.0);
+    }
+    let grid = ui.add(egui::Slider::new(&mut panel.grid, 10..=256).text("grid"));
+    if grid.drag_stopped() || (grid.changed() && !grid.dragged()) {
+        commands.write(SphereCommand::SetGrid(panel.grid));
+    }
+}
+
+/// The metrics of the mapped grid.
+fn quality_lines(ui: &mut egui::Ui, quality: &SphereQuality) {
+    let (Some(sphere), Some(grid)) = (quality.sphere, quality.grid) else {
+        ui.label("measuring...");
+        return;
+    };
+    ui.label(format!(
+        "coverage {:.1} %   largest empty cap {:.1}°",
+        sphere.coverage * 100.0,
+        sphere.largest_empty_cap_deg
+    ));
+    ui.label(format!(
+        "|mean| {:.3}   uniformity {:.3} (uniform: -2.080)",
+        sphere.mean_resultant, sphere.uniformity
+    ));
+    ui.label(format!(
+        "torn neighbours {:.2} %   covered twice {:.1} %",
+        grid.torn_pairs * 100.0,
+        grid.overlap * 100.0
+    ))
+    .on_hover_text(format!(
+        "adjacent grid points more than {}° apart; sphere covered by two or more grid cells",
+        crate::metrics::STRETCH_LIMIT_DEG
+    ));
+    ui.small(format!("at step {}", quality.step));
+}
+
+/// Point size, morph, colours and which points are shown.
+fn view(ui: &mut egui::Ui, edited: &mut SphereSettings) {
+    ui.horizontal(|ui| {
+        ui.radio_value(&mut edited.view, SphereView::Grid, "grid");
+        ui.radio_value(
+            &mut edited.view,
+            SphereView::TrainingBatch,
+            "training batch (dropout on)",
+        );
+    });
+    ui.add(egui::Slider::new(&mut edited.point_radius, 0.002..=0.05).text("point size"));
+    ui.add(egui::Slider::new(&mut edited.morph, 0.0..=1.0).text("square to sphere"));
+    ui.horizontal(|ui| {
+        ui.radio_value(&mut edited.colour_mode, ColourMode::Texture, "texture");
+        ui.radio_value(
+            &mut edited.colour_mode,
+            ColourMode::Notebook,
+            "notebook red/green",
+        );
+    });
+}
+
+/// Thumbnails of the library, a path field, a file dialog and the fit.
+fn image_picker(
+    ui: &mut egui::Ui,
+    panel: &mut PanelState,
+    library: &mut ImageLibrary,
+    thumbnails: &[(PathBuf, Option<egui::TextureId>)],
+    images: &mut Assets<Image>,
+    commands: &mut MessageWriter<SphereCommand>,
+) {
+    let mut open = None;
+    let fit = library.fit;
+    ui.horizontal(|ui| {
+        ui.label("fit:");
+        ui.radio_value(&mut library.fit, ImageFit::Letterbox, "letterbox");
+        ui.radio_value(&mut library.fit, ImageFit::Crop, "crop");
+    });
+    if library.fit != fit {
+        library.loaded.clear();
+        open = library.selected.clone();
+    }
+    ui.horizontal_wrapped(|ui| {
+        for (path, id) in thumbnails {
+            let name = path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            let selected = library.selected.as_ref() == Some(path);
+            let clicked = match id {
+                Some(id) => ui
+                    .add(egui::Button::image((*id, egui::vec2(56.0, 56.0))).selected(selected))
+                    .on_hover_text(&name)
+                    .clicked(),
+                None => ui.selectable_label(selected, &name).clicked(),
+            };
+            if clicked {
+                open = Some(path.clone());
+            }
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.text_edit_singleline(&mut panel.image_path)
+            .on_hover_text("an image file, or drop one on the window");
+        if ui.button("Open").clicked() {
+            open = Some(PathBuf::from(panel.image_path.trim()));
+        }
+        dialog_button(ui, panel, "Browse...", DialogPurpose::OpenImage);
+    });
+    if let Some(path) = open {
+        library.open(&path, images, commands);
+    }
+    if let Some(error) = &library.error {
+        ui.colored_label(egui::Color32::LIGHT_RED, error);
+    }
+}
+
+/// Saving and loading checkpoints, exporting the grid.
+fn files(
+    ui: &mut egui::Ui,
+    panel: &mut PanelState,
+    state: &TrainingState,
+    commands: &mut MessageWriter<SphereCommand>,
+) {
+    ui.label("trained with:");
+    ui.small(&state.trained_with);
+    ui.horizontal(|ui| {
+        ui.text_edit_singleline(&mut panel.checkpoint_path);
+        let path = PathBuf::from(panel.checkpoint_path.trim());
+        if ui.button("Save").clicked() {
+            commands.write(SphereCommand::Save(path.clone()));
+        }
+        if ui.button("Load").clicked() {
+            commands.write(SphereCommand::Load(path));
+        }
+    });
+    ui.horizontal(|ui| {
+        dialog_button(ui, panel, "Save as...", DialogPurpose::SaveCheckpoint);
+        dialog_button(ui, panel, "Load from...", DialogPurpose::LoadCheckpoint);
+    });
+    ui.horizontal(|ui| {
+        ui.text_edit_singleline(&mut panel.export_path);
+        for extension in ["ply", "csv"] {
+            if ui.button(format!("Export .{extension}")).clicked() {
+                let path = Path::new(panel.export_path.trim()).with_extension(extension);
+                commands.write(SphereCommand::Export(path));
+            }
+        }
+    });
+}
+
+/// Size, length and file of an orbit video, and the recording's progress.
+fn record_orbit(
+    ui: &mut egui::Ui,
+    panel: &mut PanelState,
+    status: &RecordingStatus,
+    record: &mut MessageWriter<RecordOrbit>,
+) {
+    let orbit = &mut panel.orbit;
+    ui.horizontal(|ui| {
+        ui.add(
+            egui::DragValue::new(&mut orbit.size.x)
+                .range(16..=3840)
+                .suffix(" px"),
+        );
+        ui.label("x");
+        ui.add(
+            egui::DragValue::new(&mut orbit.size.y)
+                .range(16..=2160)
+                .suffix(" px"),
+        );
+    });
+    ui.horizontal(|ui| {
+        ui.add(
+            egui::DragValue::new(&mut orbit.frames)
+                .range(1..=3600)
+                .suffix(" frames"),
+        );
+        ui.add(
+            egui::DragValue::new(&mut orbit.fps)
+                .range(1..=120)
+                .suffix(" fps"),
+        );
+        ui.add(
+            egui::DragValue::new(&mut orbit.orbits)
+                .range(1..=10)
+                .suffix(" orbits"),
+        );
+    });
+    ui.add(egui::Slider::new(&mut orbit.elevation_deg, -80.0..=80.0).text("elevation °"));
+    let mut out = orbit.out.display().to_string();
+    ui.horizontal(|ui| {
+        if ui
+            .text_edit_singleline(&mut out)
+            .on_hover_text(".mp4 (needs ffmpeg), .gif, or a folder for PNG frames")
+            .changed()
+        {
+            panel.orbit.out = PathBuf::from(out.trim());
+        }
+        dialog_button(ui, panel, "Browse...", DialogPurpose::RecordTo);
+    });
+    let busy = status.is_busy();
+    if ui
+        .add_enabled(!busy, egui::Button::new("Record orbit"))
+        .clicked()
+    {
+        record.write(RecordOrbit(panel.orbit.clone()));
+    }
+    match status {
+        RecordingStatus::Idle => {}
+        RecordingStatus::Preparing => {
+            ui.label("preparing...");
+        }
+        RecordingStatus::Capturing { done, total } => {
+            ui.add(
+                egui::ProgressBar::new(*done as f32 / *total as f32)
+                    .text(format!("frame {done} of {total}")),
+            );
+        }
+        RecordingStatus::Encoding => {
+            ui.add(egui::ProgressBar::new(1.0).text("encoding..."));
+        }
+        RecordingStatus::Done {
+            path,
+            frames,
+            seconds,
+        } => {
+            ui.colored_label(
+                egui::Color32::LIGHT_GREEN,
+                format!("wrote {} ({frames} frames, {seconds:.1} s)", path.display()),
+            );
+        }
+        RecordingStatus::Failed(error) => {
+            ui.colored_label(egui::Color32::LIGHT_RED, error);
+        }
+    }
 }

@@ -1,16 +1,16 @@
-//! The `train` example as a user runs it.
+//! The `train` and `record` examples as a user runs them.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-/// The example binary that `cargo test` builds beside this test binary.
-fn train_example() -> Command {
+/// An example binary that `cargo test` builds beside this test binary.
+fn example(name: &str) -> Command {
     let deps = std::env::current_exe()
         .unwrap()
         .parent()
         .unwrap()
         .to_path_buf();
-    let exe: PathBuf = deps.parent().unwrap().join("examples").join("train");
+    let exe: PathBuf = deps.parent().unwrap().join("examples").join(name);
     assert!(
         exe.exists(),
         "{} is missing: build it with cargo test --release",
@@ -20,7 +20,7 @@ fn train_example() -> Command {
 }
 
 fn run(args: &[&str]) -> Output {
-    train_example().args(args).output().unwrap()
+    example("train").args(args).output().unwrap()
 }
 
 fn stderr(output: &Output) -> String {
@@ -90,4 +90,57 @@ fn bad_input_is_one_readable_line_and_a_failure() {
         assert!(!message.contains("panicked"), "{message}");
     }
     std::fs::remove_file(blocker).unwrap();
+}
+
+#[test]
+fn train_prints_the_sphere_metrics_of_a_preset() {
+    let out = temp_dir("closed");
+    let output = run(&[
+        "--backend",
+        "cpu",
+        "--preset",
+        "closed",
+        "--steps",
+        "20",
+        "--grid",
+        "10",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary = String::from_utf8_lossy(&output.stdout);
+    assert!(summary.contains("uniformity t=20"), "{summary}");
+    assert!(summary.contains("net 2-64-64-64-3"), "{summary}");
+    assert!(summary.contains("10x10 grid: coverage"), "{summary}");
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+#[test]
+fn record_refuses_bad_input_in_one_line() {
+    let no_ffmpeg = |args: &[&str]| {
+        example("record")
+            .args(args)
+            .env("PATH", "")
+            .output()
+            .unwrap()
+    };
+    for (args, says) in [
+        (vec!["--out", "x.avi", "--checkpoint", "c.mpk"], ".avi"),
+        (vec!["--out", "x.gif"], "--train-steps"),
+        (vec!["--out", "x.gif", "--size", "big"], "WIDTHxHEIGHT"),
+        (
+            vec!["--out", "x.gif", "--checkpoint", "missing.mpk"],
+            "missing.mpk",
+        ),
+        (
+            vec!["--out", "x.mp4", "--checkpoint", "c.mpk"],
+            "apt install ffmpeg",
+        ),
+    ] {
+        let output = no_ffmpeg(&args);
+        let message = stderr(&output);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert_eq!(message.trim_end().lines().count(), 1, "{args:?}: {message}");
+        assert!(message.contains(says), "{args:?}: {message}");
+    }
 }

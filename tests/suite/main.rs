@@ -2,8 +2,10 @@
 
 mod app;
 mod cli;
+mod metrics;
 mod model;
 mod plugin;
+mod record;
 mod render;
 mod trainer;
 mod wgpu;

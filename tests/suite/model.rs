@@ -1,6 +1,8 @@
 //! The network and the objective on hand-checkable inputs.
 
-use bevy_neural_sphere::{CpuBackend, SphereNetConfig, dropout_mask, eval, seed_loss};
+use bevy_neural_sphere::{
+    CpuBackend, SphereNetConfig, dropout_mask, eval, seed_loss, uniformity_loss,
+};
 use burn::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus as Rng;
@@ -14,6 +16,17 @@ fn rows(rows: &[[f32; 3]], n: usize) -> Tensor<B, 2> {
 
 fn loss(a: &[[f32; 3]], b: &[[f32; 3]], passes: usize) -> f32 {
     seed_loss(rows(a, 500 * passes), rows(b, 500 * passes), passes).into_scalar()
+}
+
+#[test]
+fn uniformity_is_the_log_mean_pair_kernel() {
+    let t = 20.0;
+    // Two orthogonal unit vectors are √2 apart: log exp(-2t) = -2t.
+    let orthogonal = uniformity_loss(rows(&[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], 2), 1, t);
+    assert!((orthogonal.into_scalar() + 40.0).abs() < 1e-4);
+    // Three copies of one vector: every pair at distance 0, log 1 = 0, twice for two passes.
+    let same = uniformity_loss(rows(&[[0.0, 0.0, 1.0]], 6), 2, t).into_scalar();
+    assert!(same.abs() < 1e-5, "{same}");
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The training loop on the CPU backend.
 
 use bevy_neural_sphere::{
-    Checkpoint, CpuBackend, SphereNet, StepStats, TrainConfig, Trainer, grid_points,
+    Checkpoint, CpuBackend, Preset, SphereNet, StepStats, TrainConfig, Trainer, grid_points,
+    sphere_metrics,
 };
 use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::prelude::*;
@@ -129,12 +130,84 @@ fn checkpoints_round_trip() {
 }
 
 #[test]
+fn a_resumed_network_carries_on_its_schedule() {
+    let mut t = trainer(TrainConfig::new().with_seed(4));
+    t.train(1000);
+    let mut resumed = Trainer::<B>::resume(
+        Checkpoint {
+            config: t.config().clone(),
+            steps: t.steps_done(),
+            model: t.model().clone(),
+        },
+        &Default::default(),
+    )
+    .unwrap();
+    assert_eq!(resumed.steps_done(), 1000);
+    let points = grid_points(10);
+    assert_eq!(resumed.eval(&points), t.eval(&points));
+    let next = resumed.train(1)[0];
+    assert_eq!(next.step, 1000);
+    assert!((next.lr - 0.04).abs() < 1e-12, "lr {}", next.lr);
+}
+
+#[test]
+fn retuning_changes_lr_and_batch_from_the_next_step() {
+    let mut t = trainer(TrainConfig::new());
+    t.train(1500);
+    t.retune(0.01, 200).unwrap();
+    let next = t.train(1)[0];
+    assert!(
+        (next.lr - 0.008).abs() < 1e-12,
+        "the new lr keeps its place in the schedule"
+    );
+    assert_eq!(t.last_batch().len(), 200);
+    assert!(t.retune(0.01, 201).is_err(), "an odd batch is refused");
+    assert_eq!(t.config().batch, 200, "and changes nothing");
+}
+
+#[test]
+fn looking_at_the_training_batch_does_not_change_training() {
+    let (mut looked, mut plain) = (trainer(TrainConfig::new()), trainer(TrainConfig::new()));
+    looked.train(10);
+    plain.train(10);
+    let batch = looked.last_batch().to_vec();
+    assert_eq!(batch.len(), 1000);
+    let first = looked.map_with_dropout(&batch);
+    let second = looked.map_with_dropout(&batch);
+    assert_eq!(first.len(), 1000);
+    assert_ne!(first, second, "fresh dropout masks each time");
+    assert_ne!(first, looked.eval(&batch), "dropout is on");
+    assert_eq!(losses(&looked.train(10)), losses(&plain.train(10)));
+}
+
+#[test]
+fn the_closed_preset_covers_more_than_the_notebook() {
+    let coverage = |config: TrainConfig| {
+        let mut t = trainer(config);
+        t.train(1500);
+        sphere_metrics(&t.eval(&grid_points(100))).coverage
+    };
+    let notebook = coverage(Preset::Seed.config());
+    let closed = coverage(Preset::Closed.config());
+    assert!(
+        closed > 0.9,
+        "closed preset: {:.1} % after 1500 steps",
+        closed * 100.0
+    );
+    assert!(
+        closed > notebook + 0.3,
+        "notebook {notebook:.3}, closed {closed:.3}"
+    );
+}
+
+#[test]
 fn bad_configs_are_refused() {
     for config in [
         TrainConfig::new().with_batch(999),
         TrainConfig::new().with_batch(0),
         TrainConfig::new().with_lr(-1.0),
         TrainConfig::new().with_passes(0),
+        TrainConfig::new().with_temperature(0.0),
     ] {
         assert!(Trainer::<B>::new(config, &Default::default()).is_err());
     }

@@ -1,0 +1,219 @@
+//! Records an orbit around the texture mapped onto a trained sphere, headless: MP4 (through the
+//! system `ffmpeg`), GIF, or a folder of PNG frames, picked by the output's extension.
+//!
+//! ```text
+//! cargo run --release --example record -- --train-steps 10000 --preset closed --backend cpu \
+//!     --image assets/images/earth.jpg --out orbit.mp4
+//! cargo run --release --example record -- --checkpoint runs/first/model.mpk --out orbit.gif
+//! ```
+
+#[path = "support/cli.rs"]
+mod support;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use bevy::log::LogPlugin;
+use bevy::prelude::*;
+use bevy::window::ExitCondition;
+use bevy::winit::WinitPlugin;
+use bevy_neural_sphere::{
+    BackendKind, Checkpoint, CpuBackend, Error, GpuBackend, ImageFit, NeuralSpherePlugin,
+    OrbitSpec, Preset, RecordOrbit, RecordingStatus, SphereCommand, SphereSettings, Trainer,
+    TrainingState, load_image_file, wgpu_device,
+};
+use burn::tensor::backend::AutodiffBackend;
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Record an orbit video of an image mapped onto the learned sphere.
+#[derive(Parser)]
+struct Args {
+    /// The image to map (default: the built-in UV test grid).
+    #[arg(long)]
+    image: Option<PathBuf>,
+    /// A checkpoint written by the `train` example.
+    #[arg(long, conflicts_with = "train_steps")]
+    checkpoint: Option<PathBuf>,
+    /// Train this many steps first (the checkpoint is saved beside the video).
+    #[arg(long)]
+    train_steps: Option<usize>,
+    /// What to train with --train-steps: `seed` or `closed`.
+    #[arg(long, default_value = "closed")]
+    preset: Preset,
+    /// Where to train with --train-steps: `wgpu` or `cpu`.
+    #[arg(long, default_value_t = BackendKind::Wgpu)]
+    backend: BackendKind,
+    /// Seed of the training run.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Frames in the video.
+    #[arg(long, default_value_t = 240)]
+    frames: u32,
+    /// Frames per second.
+    #[arg(long, default_value_t = 30)]
+    fps: u32,
+    /// Width x height in pixels.
+    #[arg(long, default_value = "1280x720", value_parser = parse_size)]
+    size: UVec2,
+    /// Full turns of the camera.
+    #[arg(long, default_value_t = 1)]
+    orbits: u32,
+    /// Camera height above the equator, in degrees.
+    #[arg(long, default_value_t = 20.0)]
+    elevation: f32,
+    /// Side of the grid of points.
+    #[arg(long, default_value_t = 100)]
+    grid: u32,
+    /// Radius of each point (default 2.5 / grid: the points overlap into a closed surface).
+    #[arg(long)]
+    point_radius: Option<f32>,
+    /// `.mp4`, `.gif`, or a folder (no extension) for numbered PNG frames.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn parse_size(s: &str) -> Result<UVec2, String> {
+    let parsed = s
+        .split_once('x')
+        .and_then(|(w, h)| Some(UVec2::new(w.parse().ok()?, h.parse().ok()?)));
+    parsed.ok_or_else(|| format!("'{s}' is not WIDTHxHEIGHT, for example 1280x720"))
+}
+
+fn main() -> ExitCode {
+    support::main_with(run)
+}
+
+fn run(args: &Args) -> Result<(), Error> {
+    let spec = OrbitSpec {
+        frames: args.frames,
+        fps: args.fps,
+        size: args.size,
+        orbits: args.orbits,
+        elevation_deg: args.elevation,
+        ..OrbitSpec::new(&args.out)
+    };
+    // Everything that can fail early does, before any training or rendering.
+    spec.validate()?;
+    let texture = match &args.image {
+        Some(path) => Some(load_image_file(path, ImageFit::Letterbox)?),
+        None => None,
+    };
+    let checkpoint = match (&args.checkpoint, args.train_steps) {
+        (Some(path), _) => path.clone(),
+        (None, Some(steps)) => {
+            let path = args.out.with_extension("mpk");
+            match args.backend {
+                BackendKind::Cpu => train::<CpuBackend>(args, steps, &path, &Default::default())?,
+                BackendKind::Wgpu => train::<GpuBackend>(args, steps, &path, &wgpu_device()?)?,
+            }
+            path
+        }
+        (None, None) => {
+            return Err(Error::Config(
+                "give --checkpoint FILE or --train-steps N".into(),
+            ));
+        }
+    };
+    Checkpoint::<CpuBackend>::load(&checkpoint, &Default::default())?;
+    record(args, spec, texture, checkpoint)
+}
+
+/// Trains with a progress bar and saves the checkpoint to `path`.
+fn train<B: AutodiffBackend>(
+    args: &Args,
+    steps: usize,
+    path: &std::path::Path,
+    device: &B::Device,
+) -> Result<(), Error> {
+    let config = args.preset.config().with_seed(args.seed);
+    let mut trainer = Trainer::<B>::new(config, device)?;
+    let bar = progress_bar(steps as u64, "steps");
+    while trainer.steps_done() < steps {
+        let chunk = trainer.train((steps - trainer.steps_done()).min(100));
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    let saved = trainer.checkpoint().save(path)?;
+    println!(
+        "trained {steps} steps on {}; saved {}",
+        args.backend,
+        saved.display()
+    );
+    Ok(())
+}
+
+fn progress_bar(length: u64, unit: &str) -> ProgressBar {
+    ProgressBar::new(length).with_style(
+        ProgressStyle::with_template(&format!("{{bar:40}} {{pos}}/{{len}} {unit}  eta {{eta}}"))
+            .expect("the template is valid"),
+    )
+}
+
+/// Renders and encodes the orbit headless, with the plugin's own recorder.
+fn record(
+    args: &Args,
+    spec: OrbitSpec,
+    texture: Option<Image>,
+    checkpoint: PathBuf,
+) -> Result<(), Error> {
+    let mut app = App::new();
+    app.add_plugins(
+        DefaultPlugins
+            .set(WindowPlugin {
+                primary_window: None,
+                exit_condition: ExitCondition::DontExit,
+                ..default()
+            })
+            .disable::<WinitPlugin>()
+            .disable::<LogPlugin>(),
+    )
+    .add_plugins(
+        NeuralSpherePlugin::default()
+            .with_backend(BackendKind::Cpu)
+            .with_grid(args.grid)
+            .paused(),
+    );
+    app.finish();
+    app.cleanup();
+    app.world_mut()
+        .resource_mut::<SphereSettings>()
+        .point_radius = args.point_radius.unwrap_or(2.5 / args.grid as f32);
+    if let Some(texture) = texture {
+        let handle = app.world_mut().resource_mut::<Assets<Image>>().add(texture);
+        app.world_mut()
+            .write_message(SphereCommand::SetImage(handle));
+    }
+    app.world_mut()
+        .write_message(SphereCommand::Load(checkpoint));
+    app.update();
+    if let Some(error) = app.world().resource::<TrainingState>().error.clone() {
+        return Err(Error::Recording(error));
+    }
+
+    let started = Instant::now();
+    app.world_mut().write_message(RecordOrbit(spec.clone()));
+    let bar = progress_bar(spec.frames as u64, "frames");
+    loop {
+        app.update();
+        match app.world().resource::<RecordingStatus>() {
+            RecordingStatus::Capturing { done, .. } => bar.set_position(*done as u64),
+            RecordingStatus::Encoding => bar.set_message("encoding"),
+            RecordingStatus::Done { path, frames, .. } => {
+                bar.finish_and_clear();
+                let seconds = started.elapsed().as_secs_f64();
+                println!(
+                    "wrote {}: {frames} frames of {}x{} in {seconds:.1} s ({:.3} s/frame)",
+                    path.display(),
+                    spec.size.x,
+                    spec.size.y,
+                    seconds / *frames as f64,
+                );
+                return Ok(());
+            }
+            RecordingStatus::Failed(error) => return Err(Error::Recording(error.clone())),
+            RecordingStatus::Idle | RecordingStatus::Preparing => {}
+        }
+    }
+}

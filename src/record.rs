@@ -1,0 +1,594 @@
+//! Orbit videos: a camera circles the sphere in fixed steps, each frame renders offscreen, comes
+//! back as a screenshot and goes, in order, to an encoder thread that writes MP4 (through the
+//! system `ffmpeg`), GIF or numbered PNG frames.
+//!
+//! Frame `i` of `n` is taken at `360° · orbits · i / n` whatever the machine's speed, so the
+//! video loops. Training is paused while recording and resumes afterwards.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use bevy::camera::RenderTarget;
+use bevy::core_pipeline::tonemapping::Tonemapping;
+use bevy::prelude::*;
+use bevy::render::render_resource::{TextureFormat, TextureUsages};
+use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
+
+use crate::Error;
+use crate::plugin::SphereSettings;
+
+/// What a recording writes, picked by the output path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoFormat {
+    /// `.mp4`: H.264, yuv420p, encoded by the system `ffmpeg`.
+    Mp4,
+    /// `.gif`: an endlessly looping GIF, encoded in Rust.
+    Gif,
+    /// Any path without an extension: a folder of `frame_0000.png`, `frame_0001.png`, ...
+    PngFrames,
+}
+
+impl VideoFormat {
+    /// The format for an output path.
+    pub fn from_path(path: &Path) -> Result<Self, Error> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("mp4") => Ok(Self::Mp4),
+            Some(e) if e.eq_ignore_ascii_case("gif") => Ok(Self::Gif),
+            None => Ok(Self::PngFrames),
+            Some(e) => Err(Error::Config(format!(
+                "cannot record to '.{e}': use a .mp4 or .gif file, or a folder for PNG frames"
+            ))),
+        }
+    }
+}
+
+/// What to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrbitSpec {
+    /// The file or folder to write; its extension picks the [`VideoFormat`].
+    pub out: PathBuf,
+    /// Number of frames.
+    pub frames: u32,
+    /// Playback speed.
+    pub fps: u32,
+    /// Width and height in pixels.
+    pub size: UVec2,
+    /// Full turns of the camera over the video.
+    pub orbits: u32,
+    /// Height of the camera above the equator, in degrees.
+    pub elevation_deg: f32,
+    /// Distance from the camera to the sphere's centre.
+    pub distance: f32,
+    /// Colour behind the sphere.
+    pub background: Color,
+}
+
+impl OrbitSpec {
+    /// 240 frames at 30 fps, 1280×720, one orbit at 20° elevation, written to `out`.
+    pub fn new(out: impl Into<PathBuf>) -> Self {
+        Self {
+            out: out.into(),
+            frames: 240,
+            fps: 30,
+            size: UVec2::new(1280, 720),
+            orbits: 1,
+            elevation_deg: 20.0,
+            distance: 3.2,
+            background: Color::srgb(0.05, 0.05, 0.08),
+        }
+    }
+
+    /// Checks that the recording can be made and returns its format; for MP4 that includes
+    /// finding `ffmpeg`.
+    pub fn validate(&self) -> Result<VideoFormat, Error> {
+        let format = VideoFormat::from_path(&self.out)?;
+        if self.frames == 0 || self.fps == 0 || self.orbits == 0 {
+            return Err(Error::Config(
+                "frames, fps and orbits must be at least 1".into(),
+            ));
+        }
+        if !(2..=8192).contains(&self.size.x) || !(2..=8192).contains(&self.size.y) {
+            return Err(Error::Config(format!(
+                "size {}x{} is outside 2x2 to 8192x8192",
+                self.size.x, self.size.y
+            )));
+        }
+        if format == VideoFormat::Gif && self.size.max_element() > u16::MAX as u32 {
+            return Err(Error::Config("a GIF is at most 65535 pixels wide".into()));
+        }
+        if format == VideoFormat::Mp4 {
+            if self.size.x % 2 == 1 || self.size.y % 2 == 1 {
+                return Err(Error::Config(format!(
+                    "an MP4 (yuv420p) needs an even width and height, not {}x{}",
+                    self.size.x, self.size.y
+                )));
+            }
+            find_ffmpeg()?;
+        }
+        Ok(format)
+    }
+
+    /// Where the camera is for frame `frame`: on a circle at the spec's elevation, turned by
+    /// `360° · orbits · frame / frames` about the vertical axis, looking at the centre.
+    pub fn camera_transform(&self, frame: u32) -> Transform {
+        let turn = std::f32::consts::TAU * self.orbits as f32 * frame as f32 / self.frames as f32;
+        let elevation = self.elevation_deg.to_radians();
+        let position = self.distance
+            * Vec3::new(
+                elevation.cos() * turn.sin(),
+                elevation.sin(),
+                elevation.cos() * turn.cos(),
+            );
+        Transform::from_translation(position).looking_at(Vec3::ZERO, Vec3::Y)
+    }
+}
+
+/// Starts recording an orbit; ignored while another recording runs.
+#[derive(Message, Debug, Clone)]
+pub struct RecordOrbit(pub OrbitSpec);
+
+/// Where the current or latest recording stands.
+#[derive(Resource, Debug, Clone, Default, PartialEq)]
+pub enum RecordingStatus {
+    /// Nothing recorded yet.
+    #[default]
+    Idle,
+    /// Waiting for the first frame to show the points (pipelines compile on first use).
+    Preparing,
+    /// Frames rendered and handed to the encoder so far.
+    Capturing {
+        /// Frames read back.
+        done: u32,
+        /// Frames in the video.
+        total: u32,
+    },
+    /// All frames are read back; the encoder is finishing.
+    Encoding,
+    /// The video is written.
+    Done {
+        /// The file or folder written.
+        path: PathBuf,
+        /// Frames in it.
+        frames: u32,
+        /// Time from the request to the finished file.
+        seconds: f64,
+    },
+    /// Why the recording failed; nothing else changed.
+    Failed(String),
+}
+
+impl RecordingStatus {
+    /// Whether a recording is under way.
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            Self::Preparing | Self::Capturing { .. } | Self::Encoding
+        )
+    }
+}
+
+/// Marks the camera a recording renders through.
+#[derive(Component)]
+struct RecordingCamera;
+
+/// Which frame a screenshot holds.
+#[derive(Component, Clone, Copy)]
+enum OrbitFrame {
+    /// A frame taken to see whether the points show yet.
+    WarmUp,
+    /// Frame `i` of the video.
+    Frame(u32),
+}
+
+/// The recording under way.
+#[derive(Resource)]
+struct ActiveRecording {
+    spec: OrbitSpec,
+    target: Handle<Image>,
+    camera: Entity,
+    /// The first frame that showed the points has come back.
+    ready: bool,
+    next: u32,
+    done: u32,
+    frames: Option<Sender<(u32, Image)>>,
+    encoder: Option<JoinHandle<Result<(), Error>>>,
+    started: Instant,
+    was_paused: bool,
+}
+
+pub(crate) struct RecordPlugin;
+
+impl Plugin for RecordPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_message::<RecordOrbit>()
+            .init_resource::<RecordingStatus>()
+            .add_observer(receive_frame)
+            .add_systems(
+                Update,
+                (start_recording, capture_frames, finish_recording).chain(),
+            );
+    }
+}
+
+fn start_recording(
+    mut requests: MessageReader<RecordOrbit>,
+    mut commands: Commands,
+    mut status: ResMut<RecordingStatus>,
+    mut settings: ResMut<SphereSettings>,
+    mut images: ResMut<Assets<Image>>,
+) {
+    for RecordOrbit(spec) in requests.read() {
+        if status.is_busy() {
+            warn!(
+                "a recording is under way; ignoring the request for {}",
+                spec.out.display()
+            );
+            continue;
+        }
+        let (frames, encoder) = match spec
+            .validate()
+            .and_then(|format| spawn_encoder(spec, format))
+        {
+            Ok(started) => started,
+            Err(e) => {
+                *status = RecordingStatus::Failed(e.to_string());
+                continue;
+            }
+        };
+        let mut target = Image::new_target_texture(
+            spec.size.x,
+            spec.size.y,
+            TextureFormat::Rgba8UnormSrgb,
+            None,
+        );
+        target.texture_descriptor.usage |= TextureUsages::COPY_SRC;
+        let target = images.add(target);
+        let camera = commands
+            .spawn((
+                RecordingCamera,
+                Camera3d::default(),
+                Camera {
+                    // Before any on-screen camera, so the window draws over nothing of it.
+                    order: -1,
+                    clear_color: ClearColorConfig::Custom(spec.background),
+                    ..default()
+                },
+                RenderTarget::Image(target.clone().into()),
+                Tonemapping::None,
+                spec.camera_transform(0),
+            ))
+            .id();
+        commands.insert_resource(ActiveRecording {
+            spec: spec.clone(),
+            target,
+            camera,
+            ready: false,
+            next: 0,
+            done: 0,
+            frames: Some(frames),
+            encoder: Some(encoder),
+            started: Instant::now(),
+            was_paused: settings.paused,
+        });
+        settings.paused = true;
+        *status = RecordingStatus::Preparing;
+    }
+}
+
+/// Places the camera for the next frame and asks for its screenshot: one frame per update.
+fn capture_frames(
+    mut commands: Commands,
+    recording: Option<ResMut<ActiveRecording>>,
+    mut cameras: Query<&mut Transform, With<RecordingCamera>>,
+) {
+    let Some(mut recording) = recording else {
+        return;
+    };
+    let frame = match (recording.ready, recording.next < recording.spec.frames) {
+        (false, _) => OrbitFrame::WarmUp,
+        (true, true) => {
+            recording.next += 1;
+            OrbitFrame::Frame(recording.next - 1)
+        }
+        (true, false) => return,
+    };
+    let index = match frame {
+        OrbitFrame::WarmUp => 0,
+        OrbitFrame::Frame(i) => i,
+    };
+    if let Ok(mut transform) = cameras.get_mut(recording.camera) {
+        *transform = recording.spec.camera_transform(index);
+    }
+    commands.spawn((Screenshot::image(recording.target.clone()), frame));
+}
+
+/// Hands each frame that comes back to the encoder.
+fn receive_frame(
+    captured: On<ScreenshotCaptured>,
+    frames: Query<&OrbitFrame>,
+    recording: Option<ResMut<ActiveRecording>>,
+    mut status: ResMut<RecordingStatus>,
+) {
+    let (Ok(frame), Some(mut recording)) = (frames.get(captured.entity), recording) else {
+        return;
+    };
+    match *frame {
+        OrbitFrame::WarmUp => recording.ready |= shows_something(&captured.image),
+        OrbitFrame::Frame(i) => {
+            if let Some(sender) = &recording.frames {
+                // A closed channel means the encoder failed; `finish_recording` reports why.
+                let _ = sender.send((i, captured.image.clone()));
+            }
+            recording.done += 1;
+            *status = RecordingStatus::Capturing {
+                done: recording.done,
+                total: recording.spec.frames,
+            };
+        }
+    }
+}
+
+/// Whether any pixel differs from the corner's: the first frames are blank while the
+/// pipelines compile.
+fn shows_something(image: &Image) -> bool {
+    let Some(data) = image.data.as_deref() else {
+        return false;
+    };
+    let corner = &data[..4.min(data.len())];
+    data.chunks_exact(4).any(|p| {
+        p.iter()
+            .zip(corner)
+            .any(|(&a, &b)| (a as i32 - b as i32).abs() > 8)
+    })
+}
+
+fn finish_recording(
+    mut commands: Commands,
+    recording: Option<ResMut<ActiveRecording>>,
+    mut status: ResMut<RecordingStatus>,
+    mut settings: ResMut<SphereSettings>,
+    mut images: ResMut<Assets<Image>>,
+) {
+    let Some(mut recording) = recording else {
+        return;
+    };
+    let stopped = recording
+        .encoder
+        .as_ref()
+        .is_none_or(JoinHandle::is_finished);
+    if recording.done < recording.spec.frames && !stopped {
+        return;
+    }
+    // Closing the channel tells the encoder that every frame is in.
+    recording.frames = None;
+    if !stopped {
+        *status = RecordingStatus::Encoding;
+        return;
+    }
+    let result = recording.encoder.take().map(JoinHandle::join);
+    *status = match result {
+        Some(Ok(Ok(()))) => RecordingStatus::Done {
+            path: recording.spec.out.clone(),
+            frames: recording.spec.frames,
+            seconds: recording.started.elapsed().as_secs_f64(),
+        },
+        Some(Ok(Err(e))) => RecordingStatus::Failed(e.to_string()),
+        _ => RecordingStatus::Failed("the encoder thread panicked".into()),
+    };
+    commands.remove_resource::<ActiveRecording>();
+    commands.entity(recording.camera).despawn();
+    images.remove(&recording.target);
+    settings.paused = recording.was_paused;
+}
+
+/// Opens the output and starts the thread that writes the frames in order.
+fn spawn_encoder(
+    spec: &OrbitSpec,
+    format: VideoFormat,
+) -> Result<(Sender<(u32, Image)>, JoinHandle<Result<(), Error>>), Error> {
+    let sink = FrameSink::open(spec, format)?;
+    let (sender, receiver) = channel();
+    let total = spec.frames;
+    let encoder = std::thread::Builder::new()
+        .name("orbit encoder".into())
+        .spawn(move || sink.write_in_order(receiver, total))
+        .map_err(|e| Error::Recording(format!("cannot start the encoder thread: {e}")))?;
+    Ok((sender, encoder))
+}
+
+/// Where the frames go.
+enum FrameSink {
+    Mp4 {
+        path: PathBuf,
+        ffmpeg: Child,
+        input: BufWriter<ChildStdin>,
+    },
+    Gif {
+        path: PathBuf,
+        encoder: gif::Encoder<BufWriter<File>>,
+        /// Frame delay in hundredths of a second.
+        delay: u16,
+    },
+    Png {
+        folder: PathBuf,
+    },
+}
+
+impl FrameSink {
+    fn open(spec: &OrbitSpec, format: VideoFormat) -> Result<Self, Error> {
+        let path = spec.out.clone();
+        let io = |source| Error::Io {
+            path: path.clone(),
+            source,
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        Ok(match format {
+            VideoFormat::Mp4 => {
+                let mut ffmpeg = Command::new(find_ffmpeg()?)
+                    .args([
+                        "-y",
+                        "-loglevel",
+                        "error",
+                        "-f",
+                        "rawvideo",
+                        "-pix_fmt",
+                        "rgba",
+                    ])
+                    .args(["-s", &format!("{}x{}", spec.size.x, spec.size.y)])
+                    .args(["-r", &spec.fps.to_string(), "-i", "-"])
+                    .args([
+                        "-c:v",
+                        "libx264",
+                        "-pix_fmt",
+                        "yuv420p",
+                        "-movflags",
+                        "+faststart",
+                    ])
+                    .arg(&path)
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .map_err(io)?;
+                let input = BufWriter::new(ffmpeg.stdin.take().expect("stdin is piped"));
+                Self::Mp4 {
+                    path,
+                    ffmpeg,
+                    input,
+                }
+            }
+            VideoFormat::Gif => {
+                let file = BufWriter::new(File::create(&path).map_err(io)?);
+                let mut encoder =
+                    gif::Encoder::new(file, spec.size.x as u16, spec.size.y as u16, &[])
+                        .map_err(|e| gif_error(&path, e))?;
+                encoder
+                    .set_repeat(gif::Repeat::Infinite)
+                    .map_err(|e| gif_error(&path, e))?;
+                Self::Gif {
+                    delay: (100.0 / spec.fps as f64).round().max(1.0) as u16,
+                    path,
+                    encoder,
+                }
+            }
+            VideoFormat::PngFrames => {
+                std::fs::create_dir_all(&path).map_err(io)?;
+                Self::Png { folder: path }
+            }
+        })
+    }
+
+    /// Writes frames as they arrive, reordered by index, until the channel closes.
+    fn write_in_order(mut self, frames: Receiver<(u32, Image)>, total: u32) -> Result<(), Error> {
+        let mut waiting = BTreeMap::new();
+        let mut next = 0;
+        for (index, image) in frames {
+            waiting.insert(index, image);
+            while let Some(image) = waiting.remove(&next) {
+                self.write(next, image)?;
+                next += 1;
+            }
+        }
+        if next < total {
+            return Err(Error::Recording(format!(
+                "only {next} of {total} frames came back from the renderer"
+            )));
+        }
+        self.finish()
+    }
+
+    fn write(&mut self, index: u32, image: Image) -> Result<(), Error> {
+        let mut rgba = image
+            .try_into_dynamic()
+            .map_err(|e| Error::Recording(format!("frame {index} cannot be read: {e}")))?
+            .to_rgba8();
+        match self {
+            Self::Mp4 { path, input, .. } => input.write_all(&rgba).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            }),
+            Self::Gif {
+                path,
+                encoder,
+                delay,
+            } => {
+                let (width, height) = (rgba.width() as u16, rgba.height() as u16);
+                let mut frame = gif::Frame::from_rgba_speed(width, height, &mut rgba, 10);
+                frame.delay = *delay;
+                encoder.write_frame(&frame).map_err(|e| gif_error(path, e))
+            }
+            Self::Png { folder } => {
+                let path = folder.join(format!("frame_{index:04}.png"));
+                rgba.save(&path).map_err(|e| Error::Image {
+                    path,
+                    reason: e.to_string(),
+                })
+            }
+        }
+    }
+
+    fn finish(self) -> Result<(), Error> {
+        match self {
+            Self::Mp4 {
+                path,
+                ffmpeg,
+                input,
+            } => {
+                let io = |source| Error::Io {
+                    path: path.clone(),
+                    source,
+                };
+                // Closing its input ends ffmpeg's stream.
+                input.into_inner().map_err(|e| io(e.into_error()))?;
+                let output = ffmpeg.wait_with_output().map_err(io)?;
+                if output.status.success() {
+                    Ok(())
+                } else {
+                    let said = String::from_utf8_lossy(&output.stderr);
+                    Err(Error::Recording(format!(
+                        "ffmpeg failed writing {}: {}",
+                        path.display(),
+                        said.lines().next().unwrap_or("no message")
+                    )))
+                }
+            }
+            Self::Gif { path, encoder, .. } => {
+                let mut file = encoder.into_inner().map_err(|e| gif_error(&path, e))?;
+                file.flush().map_err(|source| Error::Io { path, source })
+            }
+            Self::Png { .. } => Ok(()),
+        }
+    }
+}
+
+fn gif_error(path: &Path, e: gif::EncodingError) -> Error {
+    Error::Image {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// The `ffmpeg` on `PATH`, or an error that says how to install it.
+fn find_ffmpeg() -> Result<&'static str, Error> {
+    match Command::new("ffmpeg")
+        .arg("-version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        Ok(_) => Ok("ffmpeg"),
+        Err(_) => Err(Error::Recording(
+            "MP4 needs ffmpeg on PATH: install the ffmpeg package (apt install ffmpeg), or \
+             record a .gif or a folder of PNG frames instead"
+                .into(),
+        )),
+    }
+}

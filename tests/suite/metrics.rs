@@ -1,0 +1,88 @@
+//! The sphere metrics against the reference script, and the grid metrics on maps whose answer
+//! is known.
+
+use bevy_neural_sphere::{fibonacci_sphere, grid_metrics, grid_points, sphere_metrics};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+fn expected(key: &str) -> f64 {
+    let text = std::fs::read_to_string(format!("{FIXTURES}/metrics_expected.txt")).unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("{key} is not in the fixture"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn match_the_reference_script_on_the_fixture() {
+    let text = std::fs::read_to_string(format!("{FIXTURES}/metrics_points.csv")).unwrap();
+    let points: Vec<[f32; 3]> = text
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let v: Vec<f32> = line.split(',').map(|x| x.parse().unwrap()).collect();
+            [v[0], v[1], v[2]]
+        })
+        .collect();
+    let m = sphere_metrics(&points);
+    assert_eq!(m.points as f64, expected("N"));
+    // One probe direction is 1/20,000 of the coverage.
+    assert!((m.coverage - expected("coverage")).abs() <= 1e-4, "{m:?}");
+    assert!(
+        (m.largest_empty_cap_deg - expected("largest_empty_cap_deg")).abs() < 1e-6,
+        "{m:?}"
+    );
+    assert!(
+        (m.mean_resultant - expected("mean_resultant")).abs() < 1e-9,
+        "{m:?}"
+    );
+    assert!(
+        (m.uniformity - expected("uniformity")).abs() < 1e-9,
+        "{m:?}"
+    );
+}
+
+#[test]
+fn a_fibonacci_lattice_covers_everything() {
+    let lattice: Vec<[f32; 3]> = fibonacci_sphere(10_000)
+        .into_iter()
+        .map(|p| p.map(|c| c as f32))
+        .collect();
+    let m = sphere_metrics(&lattice);
+    assert_eq!(m.coverage, 1.0);
+    // BASELINE.md: 1.4 deg and uniformity -2.0805.
+    assert!((m.largest_empty_cap_deg - 1.4).abs() < 0.1, "{m:?}");
+    assert!((m.uniformity - -2.0805).abs() < 1e-3, "{m:?}");
+}
+
+/// The grid mapped by `f` onto the sphere.
+fn mapped(grid: usize, f: impl Fn(f32, f32) -> [f32; 3]) -> Vec<[f32; 3]> {
+    grid_points(grid)
+        .into_iter()
+        .map(|[u, v]| f(u, v))
+        .collect()
+}
+
+#[test]
+fn grid_metrics_tell_a_map_from_a_fold_and_a_scatter() {
+    let grid = 60;
+    // A gnomonic patch: one-to-one and smooth.
+    let patch = mapped(grid, |u, v| [u, v, 1.0]);
+    let m = grid_metrics(grid, &patch);
+    assert_eq!((m.torn_pairs, m.overlap), (0.0, 0.0), "{m:?}");
+
+    // Folded along u = 0: both halves land on the same half-patch.
+    let folded = mapped(grid, |u, v| [u.abs(), v, 1.0]);
+    let m = grid_metrics(grid, &folded);
+    assert_eq!(m.torn_pairs, 0.0);
+    // The half-patch [0, 0.5] x [-0.5, 0.5] at z = 1 spans 3.2 % of the sphere.
+    assert!((0.029..0.035).contains(&m.overlap), "{m:?}");
+
+    // The same points in a shuffled order (7919 is prime, so i -> 7919 i mod n permutes):
+    // neighbours torn apart.
+    let n = patch.len();
+    let shuffled: Vec<[f32; 3]> = (0..n).map(|i| patch[(i * 7919) % n]).collect();
+    let m = grid_metrics(grid, &shuffled);
+    assert!(m.torn_pairs > 0.3, "{m:?}");
+}

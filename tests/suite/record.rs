@@ -1,0 +1,245 @@
+//! Orbit videos recorded headless and read back.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use bevy::prelude::*;
+use bevy_neural_sphere::{
+    BackendKind, NeuralSpherePlugin, OrbitSpec, Preset, RecordOrbit, RecordingStatus,
+    SphereCommand, SphereSettings, grid_points, sample_texture, uv_test_grid,
+};
+
+use crate::app::{headless_app, steps};
+
+const SIDE: u32 = 96;
+const FRAMES: u32 = 12;
+
+/// A closed sphere of large points coloured by the built-in UV grid (a different colour at
+/// every (u, v)), paused.
+fn recording_app() -> App {
+    // 100 steps a frame whatever the machine's speed, so that every run trains the same net.
+    let plugin = NeuralSpherePlugin::default()
+        .with_backend(BackendKind::Cpu)
+        .with_train_config(Preset::Closed.config())
+        .with_grid(40)
+        .with_frame_budget(Duration::from_secs(60))
+        .with_max_steps_per_frame(100);
+    let mut app = headless_app(plugin);
+    app.world_mut()
+        .resource_mut::<SphereSettings>()
+        .point_radius = 0.06;
+    while steps(&app) < 1500 {
+        app.update();
+    }
+    app.world_mut().write_message(SphereCommand::Pause);
+    app.update();
+    app
+}
+
+fn spec(out: &Path) -> OrbitSpec {
+    OrbitSpec {
+        frames: FRAMES,
+        fps: 12,
+        size: UVec2::splat(SIDE),
+        ..OrbitSpec::new(out)
+    }
+}
+
+/// Records and waits for the outcome.
+fn record(app: &mut App, spec: OrbitSpec) -> RecordingStatus {
+    app.world_mut().write_message(RecordOrbit(spec));
+    for _ in 0..5000 {
+        app.update();
+        let status = app.world().resource::<RecordingStatus>();
+        if !status.is_busy() && *status != RecordingStatus::Idle {
+            return status.clone();
+        }
+    }
+    panic!("the recording did not finish in 5000 updates");
+}
+
+fn gif_frames(path: &Path) -> Vec<Vec<u8>> {
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::RGBA);
+    let mut decoder = options
+        .read_info(std::fs::File::open(path).unwrap())
+        .unwrap();
+    assert_eq!(
+        (decoder.width(), decoder.height()),
+        (SIDE as u16, SIDE as u16)
+    );
+    let mut frames = Vec::new();
+    while let Some(frame) = decoder.read_next_frame().unwrap() {
+        assert_eq!((frame.width, frame.height), (SIDE as u16, SIDE as u16));
+        frames.push(frame.buffer.to_vec());
+    }
+    frames
+}
+
+/// Whether a pixel shows a point rather than the background (the corner's colour).
+fn lit(frame: &[u8], p: &[u8]) -> bool {
+    p.iter().zip(&frame[..3]).any(|(&a, &b)| a.abs_diff(b) > 12)
+}
+
+/// Mean colour of each 16x16 block: compares pictures, not single points.
+fn blocks(rgb: &[u8]) -> Vec<f64> {
+    let side = SIDE as usize;
+    let mut means = vec![0.0; (side / 16) * (side / 16) * 3];
+    for (i, p) in rgb.chunks_exact(3).enumerate() {
+        let block = (i / side / 16) * (side / 16) + (i % side) / 16;
+        for c in 0..3 {
+            means[block * 3 + c] += p[c] as f64 / 256.0;
+        }
+    }
+    means
+}
+
+fn difference(a: &[u8], b: &[u8]) -> f64 {
+    blocks(a)
+        .iter()
+        .zip(blocks(b))
+        .map(|(x, y)| (x - y).abs())
+        .sum()
+}
+
+#[test]
+fn orbits_come_out_as_looping_gif_png_frames_and_mp4() {
+    let dir = std::env::temp_dir().join(format!("neural-sphere-record-{}", std::process::id()));
+    let mut app = recording_app();
+
+    // Bad requests fail before anything renders, and change nothing.
+    let status = record(&mut app, spec(&dir.join("orbit.avi")));
+    assert!(
+        matches!(&status, RecordingStatus::Failed(e) if e.contains(".avi")),
+        "{status:?}"
+    );
+    let odd = OrbitSpec {
+        size: UVec2::new(95, 96),
+        ..spec(&dir.join("orbit.mp4"))
+    };
+    assert!(matches!(record(&mut app, odd), RecordingStatus::Failed(_)));
+
+    let gif = dir.join("orbit.gif");
+    let status = record(&mut app, spec(&gif));
+    assert!(
+        matches!(&status, RecordingStatus::Done { frames: FRAMES, .. }),
+        "{status:?}"
+    );
+    assert!(
+        app.world().resource::<SphereSettings>().paused,
+        "training stays paused as it was"
+    );
+    let frames = gif_frames(&gif);
+    assert_eq!(frames.len(), FRAMES as usize);
+    for (i, pair) in frames.windows(2).enumerate() {
+        assert_ne!(pair[0], pair[1], "frames {i} and {} are equal", i + 1);
+    }
+    // The points show the texture's colours (up to the GIF's 256-colour palette).
+    let texture = uv_test_grid();
+    let samples: Vec<[u8; 3]> = grid_points(64)
+        .iter()
+        .map(|&[u, v]| sample_texture(&texture, [u + 0.5, v + 0.5]))
+        .collect();
+    for frame in [&frames[0], &frames[6]] {
+        let shown: Vec<&[u8]> = frame.chunks_exact(4).filter(|p| lit(frame, p)).collect();
+        assert!(shown.len() > 1000, "only {} lit pixels", shown.len());
+        let textured = shown
+            .iter()
+            .filter(|p| {
+                samples
+                    .iter()
+                    .any(|s| s.iter().zip(p.iter()).all(|(&a, &b)| a.abs_diff(b) < 24))
+            })
+            .count();
+        assert!(
+            textured as f64 > 0.8 * shown.len() as f64,
+            "{textured} of {} lit pixels show texture colours",
+            shown.len()
+        );
+    }
+
+    let folder = dir.join("frames");
+    assert!(matches!(
+        record(&mut app, spec(&folder)),
+        RecordingStatus::Done { .. }
+    ));
+    let pngs: Vec<Vec<u8>> = (0..FRAMES)
+        .map(|i| {
+            let frame = image::open(folder.join(format!("frame_{i:04}.png"))).unwrap();
+            assert_eq!((frame.width(), frame.height()), (SIDE, SIDE));
+            frame.to_rgb8().into_raw()
+        })
+        .collect();
+    // Frame i is at 360° i / 12, so frame 6 shows the far side: it differs from frame 0 more
+    // than any frame within a quarter turn of it, and about as much as the most different one
+    // (frames 5 to 7 all show the back, nearly none of what frame 0 shows).
+    let from_first: Vec<f64> = pngs.iter().map(|f| difference(&pngs[0], f)).collect();
+    let far = from_first[6];
+    let most = from_first.iter().copied().fold(0.0, f64::max);
+    assert!(
+        far >= 0.95 * most,
+        "differences from frame 0: {from_first:?}"
+    );
+    for near in [1, 2, 3, 9, 10, 11] {
+        assert!(
+            far > from_first[near],
+            "differences from frame 0: {from_first:?}"
+        );
+    }
+
+    let ffprobe = Command::new("ffprobe").arg("-version").output();
+    if ffprobe.is_ok_and(|o| o.status.success()) {
+        let mp4 = dir.join("orbit.mp4");
+        let status = record(&mut app, spec(&mp4));
+        assert!(matches!(status, RecordingStatus::Done { .. }), "{status:?}");
+        let probe = Command::new("ffprobe")
+            .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+            .args([
+                "-show_entries",
+                "stream=codec_name,width,height,pix_fmt,nb_read_frames",
+            ])
+            .args(["-of", "default=noprint_wrappers=1"])
+            .arg(&mp4)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&probe.stdout);
+        for expected in [
+            "codec_name=h264",
+            "width=96",
+            "height=96",
+            "pix_fmt=yuv420p",
+            "nb_read_frames=12",
+        ] {
+            assert!(
+                said.lines().any(|l| l == expected),
+                "{expected} not in {said}"
+            );
+        }
+    } else {
+        eprintln!("ffprobe is not on PATH: the MP4 check is skipped (.ci/run installs ffmpeg)");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn frame_i_is_taken_at_a_fixed_angle_so_videos_loop() {
+    let spec = OrbitSpec {
+        frames: 240,
+        orbits: 2,
+        ..OrbitSpec::new("orbit.gif")
+    };
+    let at = |frame| spec.camera_transform(frame).translation;
+    assert!(
+        at(0).distance(at(240)) < 1e-4,
+        "the last frame + 1 is the first"
+    );
+    assert!(
+        at(0).distance(at(120)) < 1e-4,
+        "two orbits: half-way is a full turn"
+    );
+    let quarter = at(30);
+    let turned = Quat::from_rotation_y(std::f32::consts::FRAC_PI_2) * at(0);
+    assert!(quarter.distance(turned) < 1e-4, "{quarter} != {turned}");
+    assert!((at(0).length() - spec.distance).abs() < 1e-5);
+}
