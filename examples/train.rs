@@ -148,11 +148,13 @@ fn train<B: AutodiffBackend>(
         tail.len(),
         model_path.display(),
     );
+    let measuring = Instant::now();
     let sphere = sphere_metrics(&mapped);
     let grid = grid_metrics(args.grid, &mapped);
+    let measured_in = measuring.elapsed().as_secs_f64() * 1000.0;
     println!(
         "{}x{} grid: coverage {:.2} %, largest empty cap {:.2} deg, |mean| {:.4}, uniformity \
-         {:.4}, torn neighbours {:.3} %, covered twice {:.2} %",
+         {:.4}, torn neighbours {:.3} %, covered twice {:.2} % (measured in {measured_in:.0} ms)",
         args.grid,
         args.grid,
         sphere.coverage * 100.0,
