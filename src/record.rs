@@ -254,7 +254,7 @@ fn start_recording(
                 RecordingCamera,
                 Camera3d::default(),
                 Camera {
-                    // Before any on-screen camera, so the window draws over nothing of it.
+                    // Renders before the on-screen cameras, into its own image only.
                     order: -1,
                     clear_color: ClearColorConfig::Custom(spec.background),
                     ..default()
