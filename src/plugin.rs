@@ -75,7 +75,8 @@ impl NeuralSpherePlugin {
 pub struct SphereSettings {
     /// Side of the grid of points.
     pub grid: u32,
-    /// Hyper-parameters; changes apply on [`SphereCommand::Reset`].
+    /// Hyper-parameters: `lr` and `batch` apply from the next step, the rest on
+    /// [`SphereCommand::Reset`].
     pub train: TrainConfig,
     /// Which backend trains.
     pub backend: BackendKind,
