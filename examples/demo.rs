@@ -1,35 +1,45 @@
-//! The full demo: live training on the GPU, the control panel, the orbit camera and the
-//! bundled images.
+//! The full demo: live training (on the GPU where there is one), the control panel, the orbit
+//! camera and the bundled images.
 //!
 //! ```text
-//! cargo run --release --example demo [-- --backend cpu] [--grid 100]
+//! cargo run --release --example demo [-- --backend auto|wgpu|cpu] [--preset closed] [--grid 100]
 //! cargo run --release --example demo -- --headless-frames 300 [--paused]   # timing, no window
+//! cargo run --release --example demo -- --log-fps                          # fps in the log
 //! ```
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bevy::camera::RenderTarget;
+use bevy::diagnostic::{FrameTimeDiagnosticsPlugin, LogDiagnosticsPlugin};
 use bevy::prelude::*;
-use bevy::render::render_resource::TextureFormat;
+use bevy::render::gpu_readback::{Readback, ReadbackComplete};
+use bevy::render::render_resource::{TextureFormat, TextureUsages};
 use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 use bevy_neural_sphere::{
-    BackendKind, ImageLibrary, NeuralSpherePlugin, NeuralSphereUiPlugin, SphereCamera,
-    SphereCameraPlugin, TrainingState,
+    BackendKind, ImageLibrary, NeuralSpherePlugin, NeuralSphereUiPlugin, Preset, SphereCamera,
+    SphereCameraPlugin, SphereQuality, TrainingState,
 };
 use clap::Parser;
 
 /// The neural sphere demo.
 #[derive(Parser)]
 struct Args {
-    /// `wgpu` (Bevy's own GPU device) or `cpu`.
-    #[arg(long, default_value_t = BackendKind::Wgpu)]
+    /// `auto` (a hardware GPU through Bevy's own device, else the CPU), `wgpu` or `cpu`.
+    #[arg(long, default_value_t = BackendKind::Auto)]
     backend: BackendKind,
+    /// What to train: `seed` (the notebook's) or `closed` (closes the sphere).
+    #[arg(long, default_value = "seed")]
+    preset: Preset,
     /// Side of the grid of points.
     #[arg(long, default_value_t = 100)]
     grid: u32,
-    /// Render this many 1280x720 frames without a window, then print the frame rate.
+    /// Render this many 1280x720 frames without a window, then print the time to the first
+    /// picture, the frame rate, the training speed and, with `--preset closed`, when the
+    /// sphere closed.
     #[arg(long)]
     headless_frames: Option<u32>,
     /// Start with training paused.
@@ -38,9 +48,13 @@ struct Args {
     /// An image to colour the points with (default: the built-in UV grid).
     #[arg(long)]
     image: Option<std::path::PathBuf>,
+    /// Log the frame rate and frame time every second.
+    #[arg(long)]
+    log_fps: bool,
 }
 
 fn main() {
+    let started = Instant::now();
     let args = Args::parse();
     let images = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/images");
     let mut files: Vec<_> = std::fs::read_dir(&images)
@@ -53,6 +67,7 @@ fn main() {
 
     let mut sphere = NeuralSpherePlugin::default()
         .with_backend(args.backend)
+        .with_train_config(args.preset.config())
         .with_grid(args.grid);
     if args.paused {
         sphere = sphere.paused();
@@ -80,6 +95,12 @@ fn main() {
         .add_plugins((sphere, NeuralSphereUiPlugin, SphereCameraPlugin))
         .insert_resource(library)
         .insert_resource(ClearColor(Color::srgb(0.05, 0.05, 0.08)));
+    if args.log_fps {
+        app.add_plugins((
+            FrameTimeDiagnosticsPlugin::default(),
+            LogDiagnosticsPlugin::default(),
+        ));
+    }
 
     match args.headless_frames {
         None => {
@@ -88,38 +109,106 @@ fn main() {
             })
             .run();
         }
-        Some(frames) => time_frames(app, frames),
+        Some(frames) => time_frames(app, frames, args.preset, started),
     }
 }
 
-/// Renders `frames` frames into an offscreen 1280x720 image and prints the frame rate and the
-/// training speed, after the frames it takes the pipelines to compile.
-fn time_frames(mut app: App, frames: u32) {
-    let target = Image::new_target_texture(1280, 720, TextureFormat::Rgba8UnormSrgb, None);
+/// Renders 1280x720 frames offscreen and prints how long the first picture took, then the
+/// frame rate and training speed over `frames` frames and, for the closed preset, when the
+/// sphere closed.
+fn time_frames(mut app: App, frames: u32, preset: Preset, started: Instant) {
+    let mut target = Image::new_target_texture(1280, 720, TextureFormat::Rgba8UnormSrgb, None);
+    target.texture_descriptor.usage |= TextureUsages::COPY_SRC;
     let target = app.world_mut().resource_mut::<Assets<Image>>().add(target);
-    app.world_mut()
-        .spawn((SphereCamera::default(), RenderTarget::Image(target.into())));
+    app.world_mut().spawn((
+        SphereCamera::default(),
+        RenderTarget::Image(target.clone().into()),
+    ));
     app.finish();
     app.cleanup();
-    let warm_up = 60;
-    for _ in 0..warm_up {
+
+    // The first frames are blank while the pipelines compile.
+    let lit = Arc::new(AtomicBool::new(false));
+    let seen = lit.clone();
+    let readback = app
+        .world_mut()
+        .spawn(Readback::texture(target))
+        .observe(move |frame: On<ReadbackComplete>| {
+            if shows_points(&frame.data) {
+                seen.store(true, Ordering::Relaxed);
+            }
+        })
+        .id();
+    let mut closed = Closed::default();
+    while !lit.load(Ordering::Relaxed) {
         app.update();
+        closed.check(&app, started);
     }
-    let steps_before = app.world().resource::<TrainingState>().history.len();
-    let started = Instant::now();
+    let first_frame = started.elapsed().as_secs_f64();
+    app.world_mut().despawn(readback);
+    println!("first frame showing the points after {first_frame:.1} s");
+
+    for _ in 0..30 {
+        app.update();
+        closed.check(&app, started);
+    }
+    let steps_before = app.world().resource::<TrainingState>().steps;
+    let timing = Instant::now();
     let mut slowest = Duration::ZERO;
     for _ in 0..frames {
         let frame = Instant::now();
         app.update();
         slowest = slowest.max(frame.elapsed());
+        closed.check(&app, started);
     }
-    let seconds = started.elapsed().as_secs_f64();
-    let steps = app.world().resource::<TrainingState>().history.len() - steps_before;
+    let seconds = timing.elapsed().as_secs_f64();
+    let state = app.world().resource::<TrainingState>();
+    println!("{}", state.backend);
     println!(
-        "{frames} frames after {warm_up} warm-up: {:.1} fps ({:.1} ms/frame, slowest {:.1} ms), {:.0} training steps/s",
+        "{frames} frames: {:.1} fps ({:.1} ms/frame, slowest {:.1} ms), {:.0} training steps/s",
         frames as f64 / seconds,
         seconds * 1000.0 / frames as f64,
         slowest.as_secs_f64() * 1000.0,
-        steps as f64 / seconds,
+        (state.steps - steps_before) as f64 / seconds,
     );
+    if preset == Preset::Closed {
+        while closed.at.is_none() && started.elapsed() < CLOSING_TIME_LIMIT {
+            app.update();
+            closed.check(&app, started);
+        }
+        match closed.at {
+            Some((seconds, step)) => println!(
+                "closed (coverage >= 99 %, largest empty cap <= 5 deg) after {seconds:.1} s, at step {step}"
+            ),
+            None => println!("not closed after {} s", CLOSING_TIME_LIMIT.as_secs()),
+        }
+    }
+}
+
+/// How long `--headless-frames` waits for the closed preset to close.
+const CLOSING_TIME_LIMIT: Duration = Duration::from_secs(300);
+
+/// When the sphere was first measured closed: seconds since start, and the step.
+#[derive(Default)]
+struct Closed {
+    at: Option<(f64, usize)>,
+}
+
+impl Closed {
+    fn check(&mut self, app: &App, started: Instant) {
+        let quality = app.world().resource::<SphereQuality>();
+        if self.at.is_none() && quality.sphere.is_some_and(|s| s.is_closed()) {
+            self.at = Some((started.elapsed().as_secs_f64(), quality.step));
+        }
+    }
+}
+
+/// Whether any pixel differs from the corner's, the background.
+fn shows_points(rgba: &[u8]) -> bool {
+    let corner = &rgba[..4.min(rgba.len())];
+    rgba.chunks_exact(4).any(|p| {
+        p.iter()
+            .zip(corner)
+            .any(|(&a, &b)| (a as i32 - b as i32).abs() > 8)
+    })
 }

@@ -21,7 +21,7 @@ use bevy::winit::WinitPlugin;
 use bevy_neural_sphere::{
     BackendKind, Checkpoint, CpuBackend, Error, GpuBackend, ImageFit, NeuralSpherePlugin,
     OrbitSpec, Preset, RecordOrbit, RecordingStatus, SphereCommand, SphereSettings, Trainer,
-    TrainingState, load_image_file, wgpu_device,
+    TrainingDevice, TrainingState, load_image_file, training_device,
 };
 use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
@@ -42,8 +42,9 @@ struct Args {
     /// What to train with --train-steps: `seed` or `closed`.
     #[arg(long, default_value = "closed")]
     preset: Preset,
-    /// Where to train with --train-steps: `wgpu` or `cpu`.
-    #[arg(long, default_value_t = BackendKind::Wgpu)]
+    /// Where to train with --train-steps: `auto` (a hardware GPU, else the CPU), `wgpu` or
+    /// `cpu`.
+    #[arg(long, default_value_t = BackendKind::Auto)]
     backend: BackendKind,
     /// Seed of the training run.
     #[arg(long, default_value_t = 0)]
@@ -104,9 +105,13 @@ fn run(args: &Args) -> Result<(), Error> {
         (Some(path), _) => path.clone(),
         (None, Some(steps)) => {
             let path = args.out.with_extension("mpk");
-            match args.backend {
-                BackendKind::Cpu => train::<CpuBackend>(args, steps, &path, &Default::default())?,
-                BackendKind::Wgpu => train::<GpuBackend>(args, steps, &path, &wgpu_device()?)?,
+            let (device, choice) = training_device(args.backend)?;
+            println!("{choice}");
+            match device {
+                TrainingDevice::Cpu => {
+                    train::<CpuBackend>(args, steps, &path, &Default::default())?
+                }
+                TrainingDevice::Wgpu(device) => train::<GpuBackend>(args, steps, &path, &device)?,
             }
             path
         }
@@ -136,11 +141,7 @@ fn train<B: AutodiffBackend>(
     }
     bar.finish_and_clear();
     let saved = trainer.checkpoint().save(path)?;
-    println!(
-        "trained {steps} steps on {}; saved {}",
-        args.backend,
-        saved.display()
-    );
+    println!("trained {steps} steps; saved {}", saved.display());
     Ok(())
 }
 
@@ -187,9 +188,16 @@ fn record(
     }
     app.world_mut()
         .write_message(SphereCommand::Load(checkpoint));
-    app.update();
-    if let Some(error) = app.world().resource::<TrainingState>().error.clone() {
-        return Err(Error::Recording(error));
+    // The training thread loads the checkpoint, then maps the grid with it.
+    loop {
+        app.update();
+        let state = app.world().resource::<TrainingState>();
+        if let Some(error) = &state.error {
+            return Err(Error::Recording(error.clone()));
+        }
+        if state.notice.is_some() && state.positions_step == Some(state.steps) {
+            break;
+        }
     }
 
     let started = Instant::now();

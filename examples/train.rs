@@ -15,8 +15,8 @@ use std::time::Instant;
 
 use bevy_neural_sphere::{
     Activation, BackendKind, CpuBackend, Error, GpuBackend, Objective, Preset, SphereNetConfig,
-    StepStats, TrainConfig, Trainer, grid_metrics, grid_points, notebook_colour, sphere_metrics,
-    wgpu_device, write_grid_csv, write_loss_csv, write_ply,
+    StepStats, TrainConfig, Trainer, TrainingDevice, grid_metrics, grid_points, notebook_colour,
+    sphere_metrics, training_device, write_grid_csv, write_loss_csv, write_ply,
 };
 use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
@@ -58,8 +58,9 @@ struct Args {
     /// Side of the evaluation grid written to grid.csv and grid.ply.
     #[arg(long, default_value_t = 100)]
     grid: usize,
-    /// `wgpu` (a GPU, or software Vulkan) or `cpu` (burn's flex backend).
-    #[arg(long, default_value_t = BackendKind::Wgpu)]
+    /// `auto` (a hardware GPU, else the CPU), `wgpu` (any adapter, software Vulkan too) or
+    /// `cpu` (burn's flex backend).
+    #[arg(long, default_value_t = BackendKind::Auto)]
     backend: BackendKind,
     /// Folder to write into (created if missing).
     #[arg(long)]
@@ -87,9 +88,11 @@ fn run(args: &Args) -> Result<(), Error> {
         return Err(Error::Config("--grid must be at least 1".into()));
     }
     prepare_out_dir(&args.out)?;
-    match args.backend {
-        BackendKind::Cpu => train::<CpuBackend>(args, config, &Default::default()),
-        BackendKind::Wgpu => train::<GpuBackend>(args, config, &wgpu_device()?),
+    let (device, choice) = training_device(args.backend)?;
+    println!("{choice}");
+    match device {
+        TrainingDevice::Cpu => train::<CpuBackend>(args, config, &Default::default(), "cpu"),
+        TrainingDevice::Wgpu(device) => train::<GpuBackend>(args, config, &device, "wgpu"),
     }
 }
 
@@ -109,6 +112,7 @@ fn train<B: AutodiffBackend>(
     args: &Args,
     config: TrainConfig,
     device: &B::Device,
+    backend: &str,
 ) -> Result<(), Error> {
     let mut trainer = Trainer::<B>::new(config, device)?;
     let bar = ProgressBar::new(args.steps as u64).with_style(
@@ -142,7 +146,7 @@ fn train<B: AutodiffBackend>(
         "trained {} steps on {} in {seconds:.1} s ({:.0} steps/s); final loss {:.4} (mean of the \
          last {} steps); wrote {}, grid.csv, grid.ply, loss.csv",
         history.len(),
-        args.backend,
+        backend,
         history.len() as f64 / seconds,
         mean_loss(tail),
         tail.len(),

@@ -1,46 +1,40 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
-mod backend;
-#[cfg(feature = "camera")]
-mod camera;
-mod checkpoint;
 mod error;
-mod export;
-mod grid;
-mod images;
-mod metrics;
-mod model;
-mod objective;
-mod plugin;
-mod points;
-mod record;
-mod render_device;
-mod trainer;
-#[cfg(feature = "ui")]
-mod ui;
+mod learn;
+mod scene;
 
-pub use backend::{BackendKind, CpuBackend, GpuBackend, share_wgpu_device, wgpu_device};
-#[cfg(feature = "camera")]
-pub use camera::{SphereCamera, SphereCameraPlugin};
-pub use checkpoint::{CHECKPOINT_EXTENSION, Checkpoint};
 pub use error::Error;
-pub use export::{write_grid_csv, write_loss_csv, write_ply};
-pub use grid::{grid_points, notebook_colour};
-pub use images::{ImageFit, fit_image, load_image_file, sample_texture, uv_test_grid};
-pub use metrics::{
+pub use learn::backend::{
+    BackendChoice, BackendKind, CpuBackend, GpuBackend, TrainingDevice, share_wgpu_device,
+    training_device, wgpu_device, wgpu_setup,
+};
+pub use learn::checkpoint::{CHECKPOINT_EXTENSION, Checkpoint};
+pub use learn::export::{write_grid_csv, write_loss_csv, write_ply};
+pub use learn::gpu_copy::{GpuTarget, copy_to_buffer};
+pub use learn::grid::{grid_points, notebook_colour};
+pub use learn::history::{LossBucket, LossHistory};
+pub use learn::metrics::{
     GridMetrics, PROBES, STRETCH_LIMIT_DEG, SphereMetrics, fibonacci_sphere, grid_metrics,
     sphere_metrics,
 };
-pub use model::{Activation, SphereNet, SphereNetConfig, SphereNetRecord, dropout_mask};
-pub use objective::{Objective, cosine_similarity, seed_loss, uniformity_loss};
-pub use plugin::{
-    NeuralSpherePlugin, NeuralSphereSystems, SphereCommand, SphereImage, SphereMapping,
-    SphereQuality, SphereSettings, SphereView, TrainingState,
+pub use learn::model::{Activation, SphereNet, SphereNetConfig, SphereNetRecord, dropout_mask};
+pub use learn::objective::{Objective, cosine_similarity, seed_loss, uniformity_loss};
+pub use learn::trainer::{PendingSteps, Preset, StepStats, TrainConfig, Trainer, eval};
+pub use learn::worker::TrainingPhase;
+#[cfg(feature = "camera")]
+pub use scene::camera::{SphereCamera, SphereCameraPlugin};
+pub use scene::commands::SphereCommand;
+pub use scene::plugin::{NeuralSpherePlugin, NeuralSphereSystems, SphereSettings, SphereView};
+pub use scene::points::{ColourMode, PointMaterial, SpherePoint};
+pub use scene::positions::SphereMapping;
+pub use scene::quality::SphereQuality;
+pub use scene::record::{OrbitSpec, RecordOrbit, RecordingStatus, VideoFormat};
+pub use scene::render_device::BurnWgpuDevice;
+pub use scene::texture::{
+    ImageFit, SphereImage, fit_image, load_image_file, sample_texture, uv_test_grid,
 };
-pub use points::{ColourMode, PointMaterial, SpherePoint};
-pub use record::{OrbitSpec, RecordOrbit, RecordingStatus, VideoFormat};
-pub use render_device::BurnWgpuDevice;
-pub use trainer::{Preset, StepStats, TrainConfig, Trainer, eval};
+pub use scene::training::TrainingState;
 #[cfg(feature = "ui")]
-pub use ui::{ImageLibrary, NeuralSphereUiPlugin};
+pub use scene::ui::{ImageLibrary, NeuralSphereUiPlugin};

@@ -1,11 +1,13 @@
 //! The crate's integration tests, in one binary to keep link times down.
 
 mod app;
+mod backend;
 mod cli;
+mod gpu;
+mod history;
 mod metrics;
 mod model;
 mod plugin;
 mod record;
 mod render;
 mod trainer;
-mod wgpu;

@@ -56,6 +56,44 @@ fn a_fibonacci_lattice_covers_everything() {
     assert!((m.uniformity - -2.0805).abs() < 1e-3, "{m:?}");
 }
 
+#[test]
+fn crowded_points_measure_as_a_dense_scan_does() {
+    // A tight cluster is the k-d tree's hard case and the shape early training takes.
+    let crowded: Vec<[f32; 3]> = fibonacci_sphere(2_000)
+        .into_iter()
+        .map(|[x, y, z]| [1.0, 0.05 * y as f32 + 0.02 * x as f32, 0.05 * z as f32])
+        .collect();
+    let m = sphere_metrics(&crowded);
+    let unit: Vec<[f64; 3]> = crowded
+        .iter()
+        .map(|p| {
+            let p = p.map(f64::from);
+            let length = (p[0] * p[0] + p[1] * p[1] + p[2] * p[2]).sqrt();
+            p.map(|c| c / length)
+        })
+        .collect();
+    let dot = |a: &[f64; 3], b: &[f64; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+    let farthest = fibonacci_sphere(20_000)
+        .iter()
+        .map(|probe| unit.iter().map(|p| dot(p, probe)).fold(-1.0, f64::max))
+        .fold(1.0, f64::min);
+    let mut pairs = 0.0;
+    for (i, a) in unit.iter().enumerate() {
+        for b in &unit[i + 1..] {
+            pairs += (-2.0 * (2.0 - 2.0 * dot(a, b))).exp();
+        }
+    }
+    let uniformity = (pairs / (unit.len() * (unit.len() - 1) / 2) as f64).ln();
+    assert!(
+        (m.largest_empty_cap_deg - farthest.acos().to_degrees()).abs() < 1e-9,
+        "{m:?}"
+    );
+    assert!(
+        (m.uniformity - uniformity).abs() < 1e-9,
+        "{m:?} vs {uniformity}"
+    );
+}
+
 /// The grid mapped by `f` onto the sphere.
 fn mapped(grid: usize, f: impl Fn(f32, f32) -> [f32; 3]) -> Vec<[f32; 3]> {
     grid_points(grid)

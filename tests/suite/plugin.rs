@@ -1,13 +1,15 @@
-//! The plugin driven through its messages, as a game would.
+//! The plugin driven through its messages, as a game would, with training on its own thread.
+
+use std::time::Duration;
 
 use bevy::mesh::MeshTag;
 use bevy::prelude::*;
 use bevy_neural_sphere::{
     BackendKind, NeuralSpherePlugin, SphereCommand, SphereMapping, SpherePoint, SphereSettings,
-    SphereView, TrainingState,
+    SphereView, TrainingPhase,
 };
 
-use crate::app::{headless_app, steps};
+use crate::app::{headless_app, send, state, steps, train_exactly, update_until};
 
 fn point_count(app: &mut App) -> usize {
     app.world_mut()
@@ -16,169 +18,215 @@ fn point_count(app: &mut App) -> usize {
         .count()
 }
 
-fn send(app: &mut App, command: SphereCommand) {
-    app.world_mut().write_message(command);
-    app.update();
+fn cpu_plugin(grid: u32) -> NeuralSpherePlugin {
+    NeuralSpherePlugin::default()
+        .with_backend(BackendKind::Cpu)
+        .with_grid(grid)
+}
+
+fn mapped_len(app: &App) -> usize {
+    app.world().resource::<SphereMapping>().mapped.len()
+}
+
+/// Runs a few frames, a little apart, in which a paused trainer must not move.
+fn idle_frames(app: &mut App) {
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(20));
+        app.update();
+    }
+}
+
+fn pause(app: &mut App) {
+    send(app, SphereCommand::Pause);
+    update_until(app, "the pause", |app| {
+        state(app).phase == TrainingPhase::Paused
+    });
 }
 
 #[test]
-fn trains_pauses_steps_resets_and_regrids() {
-    let plugin = NeuralSpherePlugin::default()
-        .with_backend(BackendKind::Cpu)
-        .with_grid(20)
-        .with_max_steps_per_frame(5);
-    let mut app = headless_app(plugin);
+fn trains_pauses_steps_resets_retunes_and_regrids() {
+    let mut app = headless_app(cpu_plugin(20));
     app.update();
     assert_eq!(point_count(&mut app), 400);
+    assert!(
+        state(&app).backend.contains("--backend cpu"),
+        "{}",
+        state(&app).backend
+    );
 
-    for _ in 0..4 {
-        app.update();
-    }
+    update_until(&mut app, "training", |app| steps(app) > 0);
     let trained = steps(&app);
-    assert!(trained > 0);
-    app.update();
-    assert!(steps(&app) > trained, "the history grows every frame");
-    assert_eq!(app.world().resource::<SphereMapping>().mapped.len(), 400);
+    update_until(&mut app, "more training", |app| steps(app) > trained);
+    update_until(&mut app, "a mapping", |app| mapped_len(app) == 400);
 
-    send(&mut app, SphereCommand::Pause);
+    pause(&mut app);
     let paused_at = steps(&app);
-    for _ in 0..3 {
-        app.update();
-    }
+    idle_frames(&mut app);
     assert_eq!(steps(&app), paused_at, "no training while paused");
     send(&mut app, SphereCommand::Step);
+    update_until(&mut app, "one step", |app| steps(app) > paused_at);
+    idle_frames(&mut app);
     assert_eq!(
         steps(&app),
         paused_at + 1,
         "a single step runs while paused"
     );
 
+    // The learning rate applies from the next step, the schedule keeping its place.
+    app.world_mut().resource_mut::<SphereSettings>().train.lr = 0.01;
+    send(&mut app, SphereCommand::Step);
+    update_until(&mut app, "a retuned step", |app| {
+        steps(app) == paused_at + 2
+    });
+    let lr = state(&app).history.last().unwrap().lr;
+    assert!((lr - 0.01).abs() < 1e-12, "lr {lr}");
+
     send(&mut app, SphereCommand::Reset { seed: 9 });
-    assert_eq!(steps(&app), 0);
+    update_until(&mut app, "the reset", |app| {
+        state(app).trained_with.contains("seed 9") && steps(app) == 0
+    });
     send(&mut app, SphereCommand::Resume);
-    let history = &app.world().resource::<TrainingState>().history;
-    assert!(
-        !history.is_empty() && history[0].step == 0,
-        "training restarts at step 0"
-    );
+    update_until(&mut app, "training after the reset", |app| steps(app) > 0);
+    let first = state(&app).history.recent().next().unwrap().step;
+    assert_eq!(first, 0, "training restarts at step 0");
 
     // A reset that cannot train keeps the network and says why.
     let before = steps(&app);
     app.world_mut().resource_mut::<SphereSettings>().train.batch = 7;
     send(&mut app, SphereCommand::Reset { seed: 1 });
-    let state = app.world().resource::<TrainingState>();
-    assert!(
-        state.error.as_deref().unwrap_or("").contains("batch 7"),
-        "{:?}",
-        state.error
-    );
-    assert!(
-        steps(&app) > before,
-        "training goes on with the current network"
-    );
+    let error = state(&app).error.clone().unwrap_or_default();
+    assert!(error.contains("batch 7"), "{error}");
+    update_until(&mut app, "training on", |app| steps(app) > before);
     app.world_mut().resource_mut::<SphereSettings>().train.batch = 1000;
 
     send(&mut app, SphereCommand::SetGrid(7));
-    app.update();
+    update_until(&mut app, "the new grid", |app| mapped_len(app) == 49);
     assert_eq!(point_count(&mut app), 49);
-    assert_eq!(app.world().resource::<SphereMapping>().mapped.len(), 49);
+}
+
+#[test]
+fn the_loss_trace_does_not_depend_on_the_frame_rate() {
+    let trace = |frame_time: Duration| {
+        let mut app = headless_app(cpu_plugin(10));
+        update_until(&mut app, "300 steps", |app| {
+            std::thread::sleep(frame_time);
+            steps(app) >= 300
+        });
+        let history = &state(&app).history;
+        assert_eq!(
+            history.len(),
+            history.recent().len(),
+            "every step at full resolution"
+        );
+        let losses: Vec<f32> = history.recent().take(300).map(|s| s.loss).collect();
+        losses
+    };
+    let fast = trace(Duration::ZERO);
+    let slow = trace(Duration::from_millis(40));
+    assert_eq!(fast, slow);
+}
+
+#[test]
+fn a_step_limit_holds_training_back() {
+    let plugin = cpu_plugin(10).with_max_steps_per_second(50.0);
+    let mut app = headless_app(plugin);
+    update_until(&mut app, "training", |app| steps(app) > 0);
+    let (start, at) = (std::time::Instant::now(), steps(&app));
+    update_until(&mut app, "100 steps", |app| steps(app) >= at + 100);
+    // At most 50 steps a second, give or take the step whose loss is still on its way when
+    // the clock starts; unlimited, this machine trains hundreds.
+    let seconds = start.elapsed().as_secs_f64();
+    let taken = steps(&app) - at;
+    assert!(
+        taken as f64 <= 50.0 * seconds + 2.0,
+        "{taken} steps in {seconds:.2} s"
+    );
 }
 
 #[test]
 fn checkpoints_and_exports_from_the_running_app() {
     let dir = std::env::temp_dir().join(format!("neural-sphere-plugin-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let plugin = NeuralSpherePlugin::default()
-        .with_backend(BackendKind::Cpu)
-        .with_grid(10)
-        .with_max_steps_per_frame(5);
-    let mut app = headless_app(plugin);
-    for _ in 0..4 {
-        app.update();
-    }
-    send(&mut app, SphereCommand::Pause);
-    let saved_at = app.world().resource::<TrainingState>().steps;
-    send(&mut app, SphereCommand::Save(dir.join("net")));
-    assert!(dir.join("net.mpk").is_file());
+    let mut app = headless_app(cpu_plugin(10).paused());
+    train_exactly(&mut app, 20);
     let saved_mapping = app.world().resource::<SphereMapping>().mapped.clone();
+    let notice = |app: &App| state(app).notice.clone().unwrap_or_default();
+    send(&mut app, SphereCommand::Save(dir.join("net")));
+    update_until(&mut app, "the save", |app| notice(app).starts_with("saved"));
+    assert!(dir.join("net.mpk").is_file());
 
     send(&mut app, SphereCommand::Export(dir.join("grid.ply")));
+    update_until(&mut app, "the PLY", |app| notice(app).contains("grid.ply"));
     send(&mut app, SphereCommand::Export(dir.join("grid.csv")));
+    update_until(&mut app, "the CSV", |app| notice(app).contains("grid.csv"));
     let ply = std::fs::read_to_string(dir.join("grid.ply")).unwrap();
     assert!(ply.contains("element vertex 100\n"));
     let csv = std::fs::read_to_string(dir.join("grid.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 100);
     send(&mut app, SphereCommand::Export(dir.join("grid.txt")));
-    let error = app.world().resource::<TrainingState>().error.clone();
+    let error = state(&app).error.clone();
     assert!(error.unwrap_or_default().contains(".ply or .csv"));
 
     // Train on, then a corrupt and a missing file: errors, and the network stays.
-    send(&mut app, SphereCommand::Resume);
-    for _ in 0..3 {
-        app.update();
-    }
-    send(&mut app, SphereCommand::Pause);
+    train_exactly(&mut app, 5);
     let mapping = app.world().resource::<SphereMapping>().mapped.clone();
     std::fs::write(dir.join("corrupt.mpk"), b"not a checkpoint").unwrap();
     for bad in ["corrupt.mpk", "missing.mpk"] {
         send(&mut app, SphereCommand::Load(dir.join(bad)));
-        app.update();
-        let state = app.world().resource::<TrainingState>();
-        assert!(
-            state.error.as_deref().unwrap_or("").contains(bad),
-            "{:?}",
-            state.error
-        );
+        let has_error = |app: &App| state(app).error.as_deref().unwrap_or("").contains(bad);
+        update_until(&mut app, "the load to fail", has_error);
+        assert_eq!(state(&app).steps, 25);
         assert_eq!(app.world().resource::<SphereMapping>().mapped, mapping);
     }
 
     // The saved network comes back with its step count and what it was trained with.
     send(&mut app, SphereCommand::Load(dir.join("net.mpk")));
-    app.update();
-    let state = app.world().resource::<TrainingState>();
-    assert_eq!(state.error, None);
-    assert_eq!(state.steps, saved_at);
+    update_until(&mut app, "the load", |app| {
+        notice(app).starts_with("loaded")
+    });
+    let state_now = state(&app);
+    assert_eq!(state_now.error, None);
+    assert_eq!(state_now.steps, 20);
     assert!(
-        state.trained_with.contains("net.mpk"),
+        state_now.trained_with.contains("net.mpk"),
         "{}",
-        state.trained_with
+        state_now.trained_with
     );
     assert!(
-        state.trained_with.contains("seed loss"),
+        state_now.trained_with.contains("seed loss"),
         "{}",
-        state.trained_with
+        state_now.trained_with
     );
-    assert_eq!(
-        app.world().resource::<SphereMapping>().mapped,
-        saved_mapping
-    );
+    update_until(&mut app, "the loaded network's mapping", |app| {
+        app.world().resource::<SphereMapping>().mapped == saved_mapping
+    });
     std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn the_batch_view_shows_the_training_batch_instead_of_the_grid() {
-    let plugin = NeuralSpherePlugin::default()
-        .with_backend(BackendKind::Cpu)
-        .with_grid(20)
-        .with_max_steps_per_frame(2);
-    let mut app = headless_app(plugin);
-    app.update();
-    app.update();
+    let mut app = headless_app(cpu_plugin(20));
+    update_until(&mut app, "training", |app| steps(app) > 0);
     app.world_mut().resource_mut::<SphereSettings>().view = SphereView::TrainingBatch;
-    app.update();
-    app.update();
-    let mut shown = app
-        .world_mut()
-        .query_filtered::<(&Visibility, Has<SpherePoint>), With<MeshTag>>();
-    let (mut grid, mut batch) = (0, 0);
-    for (visibility, is_grid) in shown.iter(app.world()) {
-        match (is_grid, visibility) {
-            (true, Visibility::Hidden) => {}
-            (true, _) => grid += 1,
-            (false, _) => batch += 1,
+    let count = |app: &mut App| {
+        let mut shown = app
+            .world_mut()
+            .query_filtered::<(&Visibility, Has<SpherePoint>), With<MeshTag>>();
+        let (mut grid, mut batch) = (0, 0);
+        for (visibility, is_grid) in shown.iter(app.world()) {
+            match (is_grid, visibility) {
+                (true, Visibility::Hidden) => {}
+                (true, _) => grid += 1,
+                (false, _) => batch += 1,
+            }
         }
+        (grid, batch)
+    };
+    let started = std::time::Instant::now();
+    while count(&mut app) != (0, 1000) {
+        assert!(started.elapsed().as_secs() < 300, "{:?}", count(&mut app));
+        app.update();
     }
-    assert_eq!((grid, batch), (0, 1000));
 
     app.world_mut().resource_mut::<SphereSettings>().view = SphereView::Grid;
     app.update();

@@ -2,38 +2,31 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use bevy::prelude::*;
 use bevy_neural_sphere::{
     BackendKind, NeuralSpherePlugin, OrbitSpec, Preset, RecordOrbit, RecordingStatus,
-    SphereCommand, SphereSettings, grid_points, sample_texture, uv_test_grid,
+    SphereSettings, grid_points, sample_texture, uv_test_grid,
 };
 
-use crate::app::{headless_app, steps};
+use crate::app::{headless_app, train_exactly};
 
 const SIDE: u32 = 96;
 const FRAMES: u32 = 12;
 
 /// A closed sphere of large points coloured by the built-in UV grid (a different colour at
-/// every (u, v)), paused.
+/// every (u, v)), paused after exactly 1500 steps: the same net on every machine.
 fn recording_app() -> App {
-    // 100 steps a frame whatever the machine's speed, so that every run trains the same net.
     let plugin = NeuralSpherePlugin::default()
         .with_backend(BackendKind::Cpu)
         .with_train_config(Preset::Closed.config())
         .with_grid(40)
-        .with_frame_budget(Duration::from_secs(60))
-        .with_max_steps_per_frame(100);
+        .paused();
     let mut app = headless_app(plugin);
     app.world_mut()
         .resource_mut::<SphereSettings>()
         .point_radius = 0.06;
-    while steps(&app) < 1500 {
-        app.update();
-    }
-    app.world_mut().write_message(SphereCommand::Pause);
-    app.update();
+    train_exactly(&mut app, 1500);
     app
 }
 

@@ -1,7 +1,6 @@
 //! Frames rendered headless and read back.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use bevy::camera::{RenderTarget, ScalingMode};
 use bevy::core_pipeline::tonemapping::Tonemapping;
@@ -13,7 +12,7 @@ use bevy_neural_sphere::{
 };
 use image::{DynamicImage, Rgba, RgbaImage};
 
-use crate::app::{headless_app, steps};
+use crate::app::{headless_app, send, state, train_exactly, update_until};
 
 const SIDE: u32 = 128;
 /// The orthographic view spans this many world units vertically.
@@ -39,31 +38,54 @@ fn near(p: &[u8], colour: [u8; 3]) -> bool {
         .all(|(&a, b)| (a as i32 - b as i32).abs() < 70)
 }
 
-/// Renders frames until one shows points: the first frames are blank while pipelines compile.
-fn first_lit_frame(app: &mut App, target: Handle<Image>) -> Vec<u8> {
+/// Renders frames until one passes `wanted`: the first frames are blank while pipelines
+/// compile, and a change reaches the read-back a frame or two late.
+fn frame_where(app: &mut App, target: Handle<Image>, wanted: impl Fn(&[u8]) -> bool) -> Vec<u8> {
     let frame = Arc::new(Mutex::new(None));
     let sink = frame.clone();
-    app.world_mut()
+    let readback = app
+        .world_mut()
         .spawn(Readback::texture(target))
-        .observe(move |done: On<ReadbackComplete>| *sink.lock().unwrap() = Some(done.data.clone()));
+        .observe(move |done: On<ReadbackComplete>| *sink.lock().unwrap() = Some(done.data.clone()))
+        .id();
     for _ in 0..1000 {
         app.update();
         if let Some(pixels) = frame.lock().unwrap().take()
-            && pixels.chunks_exact(4).any(is_lit)
+            && wanted(&pixels)
         {
+            app.world_mut().despawn(readback);
             return pixels;
         }
     }
-    panic!("no frame showed the points after 1000 updates");
+    panic!("no frame showed what was wanted after 1000 updates");
 }
 
-#[test]
-fn a_trained_cloud_shows_the_texture_on_a_round_silhouette() {
-    let plugin = NeuralSpherePlugin::default()
-        .with_backend(BackendKind::Cpu)
-        .with_grid(60)
-        .with_frame_budget(Duration::from_millis(100));
-    let mut app = headless_app(plugin);
+fn shows_points(pixels: &[u8]) -> bool {
+    pixels.chunks_exact(4).any(is_lit)
+}
+
+/// The lit pixels, with their index.
+fn lit_pixels(pixels: &[u8]) -> Vec<(usize, &[u8])> {
+    pixels
+        .chunks_exact(4)
+        .enumerate()
+        .filter(|(_, p)| is_lit(p))
+        .collect()
+}
+
+/// A pixel's distance from the image centre along x and y.
+fn from_centre(i: usize) -> (f32, f32) {
+    let centre = (SIDE as f32 - 1.0) / 2.0;
+    let (x, y) = ((i % SIDE as usize) as f32, (i / SIDE as usize) as f32);
+    (x - centre, y - centre)
+}
+
+const PIXELS_PER_UNIT: f32 = SIDE as f32 / VIEW_HEIGHT;
+
+/// An app looking at the points straight on through an orthographic camera, the points
+/// coloured with the quadrant texture, paused; and the image it renders to.
+fn quadrant_app(plugin: NeuralSpherePlugin) -> (App, Handle<Image>) {
+    let mut app = headless_app(plugin.paused());
     app.world_mut()
         .resource_mut::<SphereSettings>()
         .point_radius = POINT_RADIUS;
@@ -94,18 +116,33 @@ fn a_trained_cloud_shows_the_texture_on_a_round_silhouette() {
         Msaa::Off,
         Transform::from_xyz(0.0, 0.0, 3.0).looking_at(Vec3::ZERO, Vec3::Y),
     ));
+    (app, target)
+}
 
-    while steps(&app) < 1500 {
-        app.update();
+/// Every lit pixel lies within the unit sphere's outline.
+fn assert_round(lit: &[(usize, &[u8])]) {
+    let outline = (1.0 + POINT_RADIUS) * PIXELS_PER_UNIT + 1.5;
+    for (i, _) in lit {
+        let (x, y) = from_centre(*i);
+        let r = (x * x + y * y).sqrt();
+        assert!(
+            r <= outline,
+            "a lit pixel at {:?} lies {r:.1} px from the centre, outside {outline:.1}",
+            from_centre(*i)
+        );
     }
-    app.world_mut().write_message(SphereCommand::Pause);
-    let pixels = first_lit_frame(&mut app, target);
+}
 
-    let lit: Vec<(usize, &[u8])> = pixels
-        .chunks_exact(4)
-        .enumerate()
-        .filter(|(_, p)| is_lit(p))
-        .collect();
+#[test]
+fn a_trained_cloud_shows_the_texture_on_a_round_silhouette_and_morphs_to_the_square() {
+    let plugin = NeuralSpherePlugin::default()
+        .with_backend(BackendKind::Cpu)
+        .with_grid(60);
+    let (mut app, target) = quadrant_app(plugin);
+    train_exactly(&mut app, 1500);
+    let pixels = frame_where(&mut app, target.clone(), shows_points);
+
+    let lit = lit_pixels(&pixels);
     let share = lit.len() as f64 / (SIDE * SIDE) as f64;
     assert!(
         share > 0.03,
@@ -128,19 +165,83 @@ fn a_trained_cloud_shows_the_texture_on_a_round_silhouette() {
         .filter(|&&q| lit.iter().filter(|(_, p)| near(p, q)).count() >= 10)
         .count();
     assert!(shown >= 2, "only {shown} of the texture's colours show");
-
     // Every point lies on the unit sphere, so the cloud stays inside its outline.
-    let pixels_per_unit = SIDE as f32 / VIEW_HEIGHT;
-    let outline = (1.0 + POINT_RADIUS) * pixels_per_unit + 1.5;
-    let centre = (SIDE as f32 - 1.0) / 2.0;
-    for (i, _) in &lit {
-        let (x, y) = ((i % SIDE as usize) as f32, (i / SIDE as usize) as f32);
-        let r = ((x - centre).powi(2) + (y - centre).powi(2)).sqrt();
+    assert_round(&lit);
+
+    // Morphed back, the points lie on the square [-1, 1]², each quadrant in its colour: red
+    // top left, green top right, blue bottom left, yellow bottom right.
+    app.world_mut().resource_mut::<SphereSettings>().morph = 0.0;
+    let corner = 0.9 * PIXELS_PER_UNIT;
+    let square = frame_where(&mut app, target, |pixels| {
+        lit_pixels(pixels).iter().any(|(i, _)| {
+            let (x, y) = from_centre(*i);
+            x.abs() > corner && y.abs() > corner
+        })
+    });
+    let lit = lit_pixels(&square);
+    let edge = (1.0 + POINT_RADIUS) * PIXELS_PER_UNIT + 1.5;
+    for (i, p) in &lit {
+        let (x, y) = from_centre(*i);
         assert!(
-            r <= outline,
-            "a lit pixel at ({x}, {y}) lies {r:.1} px from the centre, outside {outline:.1}"
+            x.abs() <= edge && y.abs() <= edge,
+            "a lit pixel at {x}, {y}"
         );
+        if x.abs() < 4.0 || y.abs() < 4.0 {
+            continue;
+        }
+        let quadrant = usize::from(x > 0.0) + 2 * usize::from(y > 0.0);
+        assert!(near(p, QUADRANTS[quadrant]), "{p:?} at {x}, {y}");
     }
+    let filled = lit.len() as f32 / (2.0 * PIXELS_PER_UNIT).powi(2);
+    assert!(
+        filled > 0.5,
+        "the points fill {:.0} % of the square",
+        filled * 100.0
+    );
+}
+
+#[test]
+fn positions_written_on_the_gpu_draw_what_uploaded_ones_draw() {
+    let checkpoint =
+        std::env::temp_dir().join(format!("neural-sphere-render-{}.mpk", std::process::id()));
+    let cpu = NeuralSpherePlugin::default()
+        .with_backend(BackendKind::Cpu)
+        .with_grid(30);
+    let uploaded = {
+        let (mut app, target) = quadrant_app(cpu);
+        train_exactly(&mut app, 1500);
+        send(&mut app, SphereCommand::Save(checkpoint.clone()));
+        update_until(&mut app, "the save", |app| state(app).notice.is_some());
+        assert!(!state(&app).positions_on_gpu);
+        frame_where(&mut app, target, shows_points)
+    };
+
+    // wgpu trains on Bevy's own device (software Vulkan here), and the network writes the
+    // positions into the point buffer there. Paused: no kernels to tune beyond the forward pass.
+    let gpu = NeuralSpherePlugin::default()
+        .with_backend(BackendKind::Wgpu)
+        .with_grid(30);
+    let (mut app, target) = quadrant_app(gpu);
+    send(&mut app, SphereCommand::Load(checkpoint.clone()));
+    update_until(
+        &mut app,
+        "positions of the loaded network on the GPU",
+        |app| state(app).positions_on_gpu && state(app).positions_step == Some(1500),
+    );
+    let copied = frame_where(&mut app, target, shows_points);
+    std::fs::remove_file(checkpoint).unwrap();
+
+    let lit = lit_pixels(&copied);
+    assert!(lit.len() > 500, "only {} lit pixels", lit.len());
+    assert_round(&lit);
+    let differ = (uploaded.chunks_exact(4).zip(copied.chunks_exact(4)))
+        .filter(|(a, b)| a.iter().zip(b.iter()).any(|(x, y)| x.abs_diff(*y) > 8))
+        .count();
+    assert!(
+        differ * 100 <= lit.len(),
+        "{differ} pixels differ between the two pictures ({} lit)",
+        lit.len()
+    );
 }
 
 #[test]

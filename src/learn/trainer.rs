@@ -5,18 +5,20 @@ use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::lr_scheduler::LrScheduler;
 use burn::optim::lr_scheduler::step::{StepLrScheduler, StepLrSchedulerConfig};
 use burn::optim::{Adam, AdamConfig, GradientsParams, Optimizer};
+use std::pin::Pin;
 use std::str::FromStr;
 
 use burn::prelude::*;
-use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::backend::{AutodiffBackend, ExecutionError};
+use futures_lite::future::{block_on, poll_once};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 
+use super::checkpoint::Checkpoint;
+use super::model::{Activation, SphereNet, SphereNetConfig, dropout_mask};
+use super::objective::{Objective, seed_loss, uniformity_loss};
 use crate::Error;
-use crate::checkpoint::Checkpoint;
-use crate::model::{Activation, SphereNet, SphereNetConfig, dropout_mask};
-use crate::objective::{Objective, seed_loss, uniformity_loss};
 
 /// Hyper-parameters of a training run. The defaults are the notebook's.
 #[derive(Config, Debug, PartialEq)]
@@ -187,6 +189,57 @@ pub struct StepStats {
     pub lr: f64,
 }
 
+/// Steps taken whose losses are on their way back from the device.
+pub struct PendingSteps {
+    stats: Vec<StepStats>,
+    read: Option<Pin<Box<dyn Future<Output = Result<TensorData, ExecutionError>> + Send>>>,
+    /// The read, if it finished when it was queued (always, on the CPU).
+    done: Option<Result<TensorData, ExecutionError>>,
+}
+
+impl PendingSteps {
+    fn new(
+        stats: Vec<StepStats>,
+        read: Option<impl Future<Output = Result<TensorData, ExecutionError>> + Send + 'static>,
+    ) -> Self {
+        let mut read = read.map(|r| Box::pin(r) as Pin<Box<dyn Future<Output = _> + Send>>);
+        // The first poll queues the read on the device; it completes at once on the CPU.
+        let done = read.as_mut().and_then(|r| block_on(poll_once(r)));
+        Self { stats, read, done }
+    }
+
+    /// Steps taken.
+    pub fn len(&self) -> usize {
+        self.stats.len()
+    }
+
+    /// Whether no step was taken.
+    pub fn is_empty(&self) -> bool {
+        self.stats.is_empty()
+    }
+
+    /// Waits for the losses and returns what each step did.
+    pub fn wait(self) -> Vec<StepStats> {
+        let Self {
+            mut stats,
+            read,
+            done,
+        } = self;
+        let data = match (done, read) {
+            (Some(data), _) => data,
+            (None, Some(read)) => block_on(read),
+            (None, None) => return stats,
+        };
+        let values = (data.expect("reading the losses from the device failed"))
+            .into_vec::<f32>()
+            .expect("the loss is f32");
+        for (s, loss) in stats.iter_mut().zip(values) {
+            s.loss = loss;
+        }
+        stats
+    }
+}
+
 /// Trains a [`SphereNet`] on any burn autodiff backend.
 pub struct Trainer<B: AutodiffBackend> {
     config: TrainConfig,
@@ -292,6 +345,13 @@ impl<B: AutodiffBackend> Trainer<B> {
     ///
     /// The losses stay on the device until the last step, then come back in one read.
     pub fn train(&mut self, steps: usize) -> Vec<StepStats> {
+        self.train_deferred(steps).wait()
+    }
+
+    /// Runs `steps` optimiser steps without waiting for their losses: the read of all of them
+    /// is queued on the device behind the steps, and [`PendingSteps::wait`] collects it. On a
+    /// GPU, the next steps can be submitted meanwhile, so the device never idles for a read.
+    pub fn train_deferred(&mut self, steps: usize) -> PendingSteps {
         let mut losses = Vec::with_capacity(steps);
         let mut stats = Vec::with_capacity(steps);
         for _ in 0..steps {
@@ -303,13 +363,8 @@ impl<B: AutodiffBackend> Trainer<B> {
                 lr,
             });
         }
-        if steps > 0 {
-            let values = Tensor::cat(losses, 0).into_data().into_vec::<f32>();
-            for (s, loss) in stats.iter_mut().zip(values.expect("the loss is f32")) {
-                s.loss = loss;
-            }
-        }
-        stats
+        let read = (!losses.is_empty()).then(|| Tensor::cat(losses, 0).into_data_async());
+        PendingSteps::new(stats, read)
     }
 
     /// One optimiser step; returns its loss (still on the device) and learning rate.
@@ -366,6 +421,13 @@ impl<B: AutodiffBackend> Trainer<B> {
         eval(&self.model.valid(), points, &self.device)
     }
 
+    /// [`Trainer::eval`] that leaves the `[n, 3]` result on the device.
+    pub fn eval_on_device(&self, points: &[[f32; 2]]) -> Tensor<B::InnerBackend, 2> {
+        self.model
+            .valid()
+            .forward(points_tensor(points, &self.device), None)
+    }
+
     /// The points the latest step trained on (empty before the first step).
     pub fn last_batch(&self) -> &[[f32; 2]] {
         &self.last_batch
@@ -417,14 +479,18 @@ fn forward_points<B: Backend>(
     if points.is_empty() {
         return Vec::new();
     }
-    let flat: Vec<f32> = points.iter().flatten().copied().collect();
-    let x = Tensor::from_data(TensorData::new(flat, [points.len(), 2]), device);
     let out = model
-        .forward(x, masks)
+        .forward(points_tensor(points, device), masks)
         .into_data()
         .into_vec::<f32>()
         .expect("the output is f32");
     out.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect()
+}
+
+/// Points of the plane as an `[n, 2]` tensor.
+fn points_tensor<B: Backend>(points: &[[f32; 2]], device: &B::Device) -> Tensor<B, 2> {
+    let flat: Vec<f32> = points.iter().flatten().copied().collect();
+    Tensor::from_data(TensorData::new(flat, [points.len(), 2]), device)
 }
 
 /// Clamps every parameter in place of the optimiser's output, keeping it a tracked leaf so

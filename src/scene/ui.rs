@@ -9,13 +9,18 @@ use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPlugin, EguiPrimaryContextPass, EguiTextureHandle, egui};
 use egui_plot::{Line, Plot};
 
+use super::commands::SphereCommand;
+use super::plugin::{SphereSettings, SphereView};
+use super::points::ColourMode;
+use super::quality::SphereQuality;
+use super::record::{OrbitSpec, RecordOrbit, RecordingStatus};
+use super::texture::{ImageFit, load_image_file};
+use super::training::TrainingState;
 use crate::Error;
-use crate::images::{ImageFit, load_image_file};
-use crate::objective::Objective;
-use crate::plugin::{SphereCommand, SphereQuality, SphereSettings, SphereView, TrainingState};
-use crate::points::ColourMode;
-use crate::record::{OrbitSpec, RecordOrbit, RecordingStatus};
-use crate::trainer::Preset;
+use crate::learn::history::LossHistory;
+use crate::learn::objective::Objective;
+use crate::learn::trainer::Preset;
+use crate::learn::worker::TrainingPhase;
 
 /// Adds the control panel to an app with [`NeuralSpherePlugin`](crate::NeuralSpherePlugin).
 pub struct NeuralSphereUiPlugin;
@@ -249,7 +254,7 @@ fn panel(
     mut record: MessageWriter<RecordOrbit>,
     time: Res<Time>,
     #[cfg(feature = "camera")] mut cameras: Query<(
-        &mut crate::camera::SphereCamera,
+        &mut super::camera::SphereCamera,
         &mut bevy_panorbit_camera::PanOrbitCamera,
     )>,
 ) -> Result {
@@ -297,7 +302,7 @@ fn panel(
                                         .text("auto-orbit"),
                                 );
                                 if ui.button("Reset view").clicked() {
-                                    crate::camera::SphereCamera::reset_view(&mut camera);
+                                    super::camera::SphereCamera::reset_view(&mut camera);
                                 }
                             });
                         }
@@ -324,8 +329,25 @@ fn panel(
     Ok(())
 }
 
-/// Step, learning rate, speed and the loss curve.
+/// What trains and how fast, and the loss curve.
 fn progress(ui: &mut egui::Ui, state: &TrainingState, settings: &SphereSettings, time: &Time) {
+    match state.phase {
+        TrainingPhase::Starting => {
+            ui.label("starting...");
+        }
+        TrainingPhase::PreparingKernels => {
+            ui.colored_label(
+                egui::Color32::YELLOW,
+                "preparing GPU kernels (burn compiles and tunes them once)...",
+            );
+        }
+        TrainingPhase::Training | TrainingPhase::Paused => {}
+    }
+    let positions = match state.positions_on_gpu {
+        true => "positions stay on the GPU",
+        false => "positions uploaded from the host",
+    };
+    ui.small(format!("{}; {positions}", state.backend));
     let last = state.history.last();
     ui.label(format!(
         "step {}   lr {:.4}   {:.0} steps/s   frame {:.1} ms",
@@ -335,13 +357,16 @@ fn progress(ui: &mut egui::Ui, state: &TrainingState, settings: &SphereSettings,
         time.delta_secs() * 1000.0,
     ));
     ui.label(format!("loss {:.4}", last.map_or(f32::NAN, |s| s.loss)));
+    loss_plot(ui, &state.history);
+}
+
+/// The loss on a log scale: the means of older steps' buckets, then every recent step, so the
+/// plot has at most [`LossHistory::MAX_CURVE_POINTS`] points however long training runs.
+fn loss_plot(ui: &mut egui::Ui, history: &LossHistory) {
     // The uniformity loss is negative: plot how far each loss is above the lowest seen.
-    let floor = (state.history.iter())
-        .map(|s| s.loss as f64)
-        .fold(f64::INFINITY, f64::min)
-        .min(0.0);
-    let raw: Vec<[f64; 2]> = (state.history.iter())
-        .map(|s| [s.step as f64, (s.loss as f64 - floor).max(1e-3).log10()])
+    let floor = history.lowest().map_or(0.0, f64::from).min(0.0);
+    let raw: Vec<[f64; 2]> = (history.curve().into_iter())
+        .map(|[step, loss]| [step, (loss - floor).max(1e-3).log10()])
         .collect();
     let label = match floor < 0.0 {
         true => format!("loss - ({floor:.3}), log scale"),
@@ -417,13 +442,23 @@ fn training(
             .step_by(100.0)
             .text("batch"),
     );
-    let mut budget = edited.frame_budget.as_secs_f32() * 1000.0;
-    if ui
-        .add(egui::Slider::new(&mut budget, 0.5..=30.0).text("budget ms/frame"))
-        .changed()
-    {
-        edited.frame_budget = std::time::Duration::from_secs_f32(budget / 1000.0);
-    }
+    ui.horizontal(|ui| {
+        let mut limited = edited.max_steps_per_second.is_some();
+        ui.checkbox(&mut limited, "limit")
+            .on_hover_text("leave the rest of the machine to the game");
+        edited.max_steps_per_second = match limited {
+            true => {
+                let mut rate = edited.max_steps_per_second.unwrap_or(100.0);
+                ui.add(
+                    egui::Slider::new(&mut rate, 1.0..=5000.0)
+                        .logarithmic(true)
+                        .text("steps/s"),
+                );
+                Some(rate)
+            }
+            false => None,
+        };
+    });
     let grid = ui.add(egui::Slider::new(&mut panel.grid, 10..=256).text("grid"));
     if grid.drag_stopped() || (grid.changed() && !grid.dragged()) {
         commands.write(SphereCommand::SetGrid(panel.grid));
@@ -452,7 +487,7 @@ fn quality_lines(ui: &mut egui::Ui, quality: &SphereQuality) {
     ))
     .on_hover_text(format!(
         "adjacent grid points more than {}° apart; sphere covered by two or more grid cells",
-        crate::metrics::STRETCH_LIMIT_DEG
+        crate::learn::metrics::STRETCH_LIMIT_DEG
     ));
     ui.small(format!("at step {}", quality.step));
 }

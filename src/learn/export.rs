@@ -4,8 +4,8 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
+use super::trainer::StepStats;
 use crate::Error;
-use crate::trainer::StepStats;
 
 fn write_file(
     path: &Path,

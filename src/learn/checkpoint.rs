@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Record, Recorder};
 
+use super::model::{SphereNet, SphereNetRecord};
+use super::trainer::TrainConfig;
 use crate::Error;
-use crate::model::{SphereNet, SphereNetRecord};
-use crate::trainer::TrainConfig;
 
 /// The file extension checkpoints are written with.
 pub const CHECKPOINT_EXTENSION: &str = "mpk";

@@ -113,3 +113,7 @@ fn to_bevy(pixels: RgbaImage) -> Image {
     image.sampler = ImageSampler::linear();
     image
 }
+
+/// The texture the points are coloured from.
+#[derive(Resource, Debug, Clone)]
+pub struct SphereImage(pub Handle<Image>);

@@ -19,10 +19,12 @@ impl Plugin for SphereCameraPlugin {
     }
 }
 
-/// A camera orbiting the sphere. Untonemapped, so the points show the texture's own colours.
+/// A camera orbiting the sphere. Untonemapped, so the points show the texture's own colours,
+/// and without multisampling, which the points' round edges (cut out in the fragment shader)
+/// would not use, and which costs more than the points themselves on a software rasteriser.
 #[derive(Component, Debug, Clone, Reflect)]
 #[reflect(Component)]
-#[require(Camera3d, Tonemapping::None, PanOrbitCamera = SphereCamera::home())]
+#[require(Camera3d, Tonemapping::None, Msaa::Off, PanOrbitCamera = SphereCamera::home())]
 pub struct SphereCamera {
     /// Automatic orbit speed in radians per second (0 stops it).
     pub auto_orbit: f32,

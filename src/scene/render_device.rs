@@ -10,7 +10,7 @@ use bevy::render::renderer::{RenderAdapter, RenderDevice, RenderInstance, Render
 use bevy::render::{ExtractSchedule, MainWorld, RenderApp};
 use burn::backend::wgpu::{WgpuDevice, WgpuSetup};
 
-use crate::backend::{share_wgpu_device, wgpu_device};
+use crate::learn::backend::{share_wgpu_device, wgpu_device};
 
 /// burn's handle on the wgpu device training runs on, or why there is none.
 #[derive(Resource, Debug, Clone)]

@@ -2,7 +2,8 @@
 //!
 //! The sphere metrics are those of the reference's `sphere_metrics.py`, computed in `f64`:
 //! coverage and the largest empty cap are measured at a 20,000-point Fibonacci probe lattice,
-//! each probe's nearest mapped point found through a k-d tree instead of a dense scan.
+//! each probe's nearest mapped point found through a k-d tree instead of a dense scan, and the
+//! uniformity summed through the kernel's spherical harmonic series instead of over all pairs.
 
 use std::f64::consts::PI;
 
@@ -28,6 +29,14 @@ pub struct SphereMetrics {
     /// Wang & Isola's `log mean_{i<j} exp(-2 |vᵢ - vⱼ|²)` over all pairs (-2.0797 for the
     /// uniform distribution; lower is more uniform).
     pub uniformity: f64,
+}
+
+impl SphereMetrics {
+    /// Whether the points close the sphere: coverage of at least 99 % and no empty cap wider
+    /// than 5°.
+    pub fn is_closed(&self) -> bool {
+        self.coverage >= 0.99 && self.largest_empty_cap_deg <= 5.0
+    }
 }
 
 /// How faithfully a mapped grid keeps the image together.
@@ -139,32 +148,97 @@ pub fn grid_metrics(grid: usize, mapped: &[[f32; 3]]) -> GridMetrics {
     }
 }
 
-/// `log mean_{i<j} exp(-t |vᵢ - vⱼ|²)` over all pairs, split over the machine's threads.
+/// `log mean_{i<j} exp(-t |vᵢ - vⱼ|²)` over all pairs of unit vectors, through the spherical
+/// harmonic expansion of the kernel: `exp(κ x) = Σ_l (2l + 1) i_l(κ) P_l(x)` with `κ = 2t` and
+/// the modified spherical Bessel functions `i_l`, so by the addition theorem the sum over all
+/// ordered pairs is `4π Σ_l i_l(κ) Σ_m |Σ_i Y_lm(vᵢ)|²`. Every term is positive, so the series
+/// is cut where a term can no longer change the sum in `f64`: O(N L²) instead of O(N²).
 fn uniformity(v: &[[f64; 3]], t: f64) -> f64 {
     let n = v.len();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    // Row i has n - 1 - i pairs; interleaving rows across threads balances the work.
-    let total: f64 = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|k| {
-                scope.spawn(move || {
-                    let mut sum = 0.0;
-                    for i in (k..n).step_by(threads) {
-                        let vi = v[i];
-                        for vj in &v[i + 1..] {
-                            sum += (-t * (2.0 - 2.0 * dot(vi, *vj)).max(0.0)).exp();
-                        }
-                    }
-                    sum
+    let kappa = 2.0 * t;
+    let bessel = bessel_series(kappa);
+    let degree = bessel.len() - 1;
+    // Σ_i Y_lm(vᵢ), as complex sums over the points for m ≥ 0: index [m][l - m].
+    let mut sums: Vec<Vec<[f64; 2]>> = (0..=degree)
+        .map(|m| vec![[0.0; 2]; degree + 1 - m])
+        .collect();
+    // The recurrence p̄_l^m = a (z p̄_{l-1}^m - b p̄_{l-2}^m), its coefficients per [m][l - m].
+    let coefficients: Vec<Vec<(f64, f64)>> = (0..=degree)
+        .map(|m| {
+            (m..=degree)
+                .map(|l| {
+                    let (l, m) = (l as f64, m as f64);
+                    let a = ((4.0 * l * l - 1.0) / (l * l - m * m)).sqrt();
+                    let b = (((l - 1.0).powi(2) - m * m) / (4.0 * (l - 1.0).powi(2) - 1.0)).sqrt();
+                    (a, b)
                 })
+                .collect()
+        })
+        .collect();
+    let mut legendre = vec![0.0; degree + 1];
+    for p in v {
+        let [x, y, z] = *p;
+        // p̄_m^m / ρ^m, times (x + iy)^m = ρ^m e^{imφ}.
+        let mut diagonal = (0.25 / PI).sqrt();
+        let mut phase = [1.0, 0.0];
+        for m in 0..=degree {
+            if m > 0 {
+                diagonal *= ((2 * m + 1) as f64 / (2 * m) as f64).sqrt();
+                phase = [phase[0] * x - phase[1] * y, phase[0] * y + phase[1] * x];
+            }
+            legendre[0] = diagonal;
+            if m < degree {
+                legendre[1] = (2.0 * m as f64 + 3.0).sqrt() * z * diagonal;
+            }
+            for k in 2..=degree - m {
+                let (a, b) = coefficients[m][k];
+                legendre[k] = a * (z * legendre[k - 1] - b * legendre[k - 2]);
+            }
+            for (sum, p) in sums[m].iter_mut().zip(&legendre) {
+                sum[0] += p * phase[0];
+                sum[1] += p * phase[1];
+            }
+        }
+    }
+    let mut total = 0.0;
+    for (l, i_l) in bessel.iter().enumerate() {
+        let power: f64 = (0..=l)
+            .map(|m| {
+                let [re, im] = sums[m][l - m];
+                let weight = if m == 0 { 1.0 } else { 2.0 };
+                weight * (re * re + im * im)
             })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("a uniformity worker panicked"))
-            .sum()
-    });
-    (total / (n * (n - 1) / 2) as f64).ln()
+            .sum();
+        total += i_l * power;
+    }
+    // All ordered pairs, the n diagonal ones included, of exp(κ (x - 1)).
+    let ordered = 4.0 * PI * total * (-kappa).exp();
+    let pairs = ((ordered - n as f64) / 2.0).max(f64::MIN_POSITIVE);
+    (pairs / (n * (n - 1) / 2) as f64).ln()
+}
+
+/// `i_l(κ)` for l = 0, 1, … until `(2l + 1) i_l(κ)` falls below `f64`'s resolution of `i_0(κ)`:
+/// the power series `i_l(κ) = κ^l / (2l + 1)!! Σ_k (κ²/2)^k / (k! (2l + 3)(2l + 5)⋯(2l + 2k + 1))`.
+fn bessel_series(kappa: f64) -> Vec<f64> {
+    let term = |l: usize| {
+        let mut lead = 1.0;
+        for j in 1..=l {
+            lead *= kappa / (2 * j + 1) as f64;
+        }
+        let (mut sum, mut part, mut k) = (1.0, 1.0, 1);
+        while part > sum * 1e-17 {
+            part *= kappa * kappa / 2.0 / (k as f64 * (2 * l + 2 * k + 1) as f64);
+            sum += part;
+            k += 1;
+        }
+        lead * sum
+    };
+    let first = term(0);
+    let mut out = vec![first];
+    while (2 * out.len() + 1) as f64 * term(out.len()) > first * 1e-17 {
+        out.push(term(out.len()));
+    }
+    out
 }
 
 fn normalised(points: &[[f32; 3]]) -> Vec<[f64; 3]> {
@@ -204,44 +278,50 @@ fn distance_squared(a: [f64; 3], b: [f64; 3]) -> f64 {
 }
 
 /// A k-d tree over points in 3-D, stored as a balanced tree in one array: the median of each
-/// range is its node, split along the axis of its depth.
+/// range is its node, split along the axis of its depth. Each node keeps the bounding box of
+/// its range, so a search skips a whole range that cannot hold anything nearer, even where the
+/// points crowd together far from the query.
 struct KdTree {
     points: Vec<([f64; 3], usize)>,
+    /// The bounding box of the range whose node sits at the same index in `points`.
+    boxes: Vec<[[f64; 3]; 2]>,
 }
 
 impl KdTree {
     fn new(points: &[[f64; 3]]) -> Self {
         let mut points: Vec<_> = points.iter().copied().zip(0..).collect();
-        build(&mut points, 0);
-        Self { points }
+        let mut boxes = vec![[[0.0; 3]; 2]; points.len()];
+        build(&mut points, &mut boxes, 0);
+        Self { points, boxes }
     }
 
     /// The largest cosine from `query` (a unit vector) to any point: for unit vectors the
     /// nearest point in space is the nearest in angle, and `cos = 1 - d²/2`.
     fn max_dot(&self, query: &[f64; 3]) -> f64 {
         let mut best = f64::INFINITY;
-        self.nearest(&self.points, 0, *query, &mut best);
+        self.nearest(0..self.points.len(), 0, *query, &mut best);
         1.0 - best / 2.0
     }
 
-    fn nearest(&self, nodes: &[([f64; 3], usize)], depth: usize, q: [f64; 3], best: &mut f64) {
-        if nodes.is_empty() {
+    fn nearest(&self, range: std::ops::Range<usize>, depth: usize, q: [f64; 3], best: &mut f64) {
+        if range.is_empty() {
             return;
         }
-        let mid = nodes.len() / 2;
-        let (point, _) = nodes[mid];
+        let node = range.start + range.len() / 2;
+        if box_distance_squared(&self.boxes[node], q) >= *best {
+            return;
+        }
+        let point = self.points[node].0;
         *best = best.min(distance_squared(point, q));
         let axis = depth % 3;
-        let offset = q[axis] - point[axis];
-        let (near, far) = if offset < 0.0 {
-            (&nodes[..mid], &nodes[mid + 1..])
+        let (left, right) = (range.start..node, node + 1..range.end);
+        let (near, far) = if q[axis] < point[axis] {
+            (left, right)
         } else {
-            (&nodes[mid + 1..], &nodes[..mid])
+            (right, left)
         };
         self.nearest(near, depth + 1, q, best);
-        if offset * offset < *best {
-            self.nearest(far, depth + 1, q, best);
-        }
+        self.nearest(far, depth + 1, q, best);
     }
 
     /// Indices of the points inside the spherical triangle `[a, b, c]`, whichever its
@@ -259,7 +339,7 @@ impl KdTree {
             .fold(0.0, f64::max);
         let normals = [cross(*a, *b), cross(*b, *c), cross(*c, *a)];
         let mut found = Vec::new();
-        self.within(&self.points, 0, centre, reach, &mut found);
+        self.within(0..self.points.len(), centre, reach, &mut found);
         found
             .into_iter()
             .filter(|&(p, _)| {
@@ -273,39 +353,52 @@ impl KdTree {
 
     fn within(
         &self,
-        nodes: &[([f64; 3], usize)],
-        depth: usize,
+        range: std::ops::Range<usize>,
         q: [f64; 3],
         reach: f64,
         found: &mut Vec<([f64; 3], usize)>,
     ) {
-        if nodes.is_empty() {
+        if range.is_empty() {
             return;
         }
-        let mid = nodes.len() / 2;
-        let (point, _) = nodes[mid];
-        if distance_squared(point, q) <= reach {
-            found.push(nodes[mid]);
+        let node = range.start + range.len() / 2;
+        if box_distance_squared(&self.boxes[node], q) > reach {
+            return;
         }
-        let axis = depth % 3;
-        let offset = q[axis] - point[axis];
-        if offset < 0.0 || offset * offset <= reach {
-            self.within(&nodes[..mid], depth + 1, q, reach, found);
+        if distance_squared(self.points[node].0, q) <= reach {
+            found.push(self.points[node]);
         }
-        if offset >= 0.0 || offset * offset <= reach {
-            self.within(&nodes[mid + 1..], depth + 1, q, reach, found);
-        }
+        self.within(range.start..node, q, reach, found);
+        self.within(node + 1..range.end, q, reach, found);
     }
 }
 
-fn build(points: &mut [([f64; 3], usize)], depth: usize) {
-    if points.len() <= 1 {
+/// Orders `points` into a balanced k-d tree and fills the bounding box of each range at the
+/// index of its node.
+fn build(points: &mut [([f64; 3], usize)], boxes: &mut [[[f64; 3]; 2]], depth: usize) {
+    if points.is_empty() {
         return;
+    }
+    let mut bounds = [[f64::INFINITY; 3], [f64::NEG_INFINITY; 3]];
+    for (p, _) in points.iter() {
+        for k in 0..3 {
+            bounds[0][k] = bounds[0][k].min(p[k]);
+            bounds[1][k] = bounds[1][k].max(p[k]);
+        }
     }
     let axis = depth % 3;
     let mid = points.len() / 2;
     points.select_nth_unstable_by(mid, |a, b| a.0[axis].total_cmp(&b.0[axis]));
+    boxes[mid] = bounds;
     let (left, right) = points.split_at_mut(mid);
-    build(left, depth + 1);
-    build(&mut right[1..], depth + 1);
+    let (left_boxes, right_boxes) = boxes.split_at_mut(mid);
+    build(left, left_boxes, depth + 1);
+    build(&mut right[1..], &mut right_boxes[1..], depth + 1);
+}
+
+/// The squared distance from `q` to the nearest point of an axis-aligned box.
+fn box_distance_squared([low, high]: &[[f64; 3]; 2], q: [f64; 3]) -> f64 {
+    (0..3)
+        .map(|k| (low[k] - q[k]).max(q[k] - high[k]).max(0.0).powi(2))
+        .sum()
 }

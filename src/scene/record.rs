@@ -20,8 +20,10 @@ use bevy::prelude::*;
 use bevy::render::render_resource::{TextureFormat, TextureUsages};
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 
+use super::plugin::SphereSettings;
+use super::training::TrainingState;
 use crate::Error;
-use crate::plugin::SphereSettings;
+use crate::learn::worker::TrainingPhase;
 
 /// What a recording writes, picked by the output path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,6 +263,8 @@ fn start_recording(
                 },
                 RenderTarget::Image(target.clone().into()),
                 Tonemapping::None,
+                // The points' edges are cut out in the fragment shader: nothing to multisample.
+                Msaa::Off,
                 spec.camera_transform(0),
             ))
             .id();
@@ -285,11 +289,18 @@ fn start_recording(
 fn capture_frames(
     mut commands: Commands,
     recording: Option<ResMut<ActiveRecording>>,
+    state: Res<TrainingState>,
     mut cameras: Query<&mut Transform, With<RecordingCamera>>,
 ) {
     let Some(mut recording) = recording else {
         return;
     };
+    // Training stops for the recording; the first frame waits until it has, and the points
+    // show the network where it stopped.
+    let settled = state.phase == TrainingPhase::Paused && state.positions_step == Some(state.steps);
+    if !recording.ready && !settled {
+        return;
+    }
     let frame = match (recording.ready, recording.next < recording.spec.frames) {
         (false, _) => OrbitFrame::WarmUp,
         (true, true) => {

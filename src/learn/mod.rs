@@ -1,0 +1,17 @@
+//! The learning side, burn only (no Bevy): the grid of source points, the network and its
+//! objectives, the trainer and the thread that runs it, checkpoints, metrics and exports.
+//!
+//! Data flows grid → network (`model`, trained by `trainer` on `worker`'s thread) → positions
+//! (host memory, or a GPU buffer through `gpu_copy`).
+
+pub(crate) mod backend;
+pub(crate) mod checkpoint;
+pub(crate) mod export;
+pub(crate) mod gpu_copy;
+pub(crate) mod grid;
+pub(crate) mod history;
+pub(crate) mod metrics;
+pub(crate) mod model;
+pub(crate) mod objective;
+pub(crate) mod trainer;
+pub(crate) mod worker;

@@ -1,0 +1,617 @@
+//! The training thread. It owns the network, trains it continuously in short chunks of steps,
+//! and between chunks takes [`Request`]s and sends [`Report`]s: the steps it took, where the
+//! network maps the grid, the outcome of saves and loads. The app never waits on it, and it
+//! never waits on a frame.
+//!
+//! A dedicated thread rather than a task on Bevy's `AsyncComputeTaskPool`: training is
+//! blocking work that never yields (a step is a burn call, on wgpu a kernel compilation or an
+//! autotune can take seconds), so it would hold one of the pool's few threads for the app's
+//! whole life and starve the tasks Bevy schedules there.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::backend::{CpuBackend, GpuBackend, TrainingDevice};
+use super::checkpoint::Checkpoint;
+use super::gpu_copy::{GpuTarget, copy_to_buffer};
+use super::trainer::{PendingSteps, StepStats, TrainConfig, Trainer};
+use crate::Error;
+
+/// What the training thread is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TrainingPhase {
+    /// The network is being created.
+    #[default]
+    Starting,
+    /// The first steps on the GPU: burn compiles and autotunes its kernels.
+    PreparingKernels,
+    /// Training.
+    Training,
+    /// Paused (single steps still run).
+    Paused,
+}
+
+/// What the app asks of the training thread.
+#[derive(Debug)]
+pub(crate) enum Request {
+    /// Train (`true`) or pause (`false`).
+    Run(bool),
+    /// Take exactly this many more steps, also while paused.
+    Steps(usize),
+    /// Start again from a fresh network.
+    Reset(TrainConfig),
+    /// Replace the network with a checkpoint's; a file that does not load keeps it.
+    Load(PathBuf),
+    /// Save the network as a checkpoint.
+    Save(PathBuf),
+    /// New learning rate and batch from the next step.
+    Retune { lr: f64, batch: usize },
+    /// At most this many steps a second (`None`: as fast as it goes).
+    Limit(Option<f64>),
+    /// Map these points from now on, into `target` on the GPU where there is one.
+    Map {
+        points: Vec<[f32; 2]>,
+        target: Option<GpuTarget>,
+    },
+    /// Bring the next mapping back to the host, also where it goes to the GPU.
+    ReadBack,
+    /// Publish the latest training batch through the net with dropout on.
+    ShowBatch(bool),
+}
+
+/// What the training thread tells the app.
+#[derive(Debug)]
+pub(crate) enum Report {
+    /// A network is ready: at the start, after a reset or after a load.
+    Network {
+        /// What it is trained with.
+        config: TrainConfig,
+        /// Steps it was trained for.
+        steps: usize,
+        /// The checkpoint it came from.
+        loaded: Option<PathBuf>,
+    },
+    /// The thread's phase changed.
+    Phase(TrainingPhase),
+    /// Steps taken, in order.
+    Trained(Vec<StepStats>),
+    /// Where the network maps the points after `step` steps: in the GPU target (`on_gpu`),
+    /// here (`host`), or both.
+    Mapped {
+        step: usize,
+        on_gpu: bool,
+        host: Option<Vec<[f32; 3]>>,
+    },
+    /// The latest training batch and where the network maps it with dropout on.
+    Batch {
+        points: Vec<[f32; 2]>,
+        mapped: Vec<[f32; 3]>,
+    },
+    /// The outcome of a request that can fail or has something to say.
+    Done(Result<String, Error>),
+}
+
+/// A chunk of steps takes about this long, so requests wait at most this.
+const CHUNK: Duration = Duration::from_millis(20);
+/// Mappings are published at most this often.
+const MIN_MAP_INTERVAL: Duration = Duration::from_millis(16);
+/// Mapping the grid may take at most this share of the thread's time while it trains.
+const MAX_MAP_SHARE: f64 = 0.1;
+/// How often a thread with a mapping ready looks whether the app took the last one.
+const UNREAD_POLL: Duration = Duration::from_millis(4);
+
+/// The app's handle on the training thread. Dropping it ends the thread after its current
+/// chunk.
+pub(crate) struct TrainingWorker {
+    requests: Sender<Request>,
+    /// In a mutex only so the handle can live in a Bevy resource (`Receiver` is not `Sync`);
+    /// it is never contended.
+    reports: Mutex<Receiver<Report>>,
+    /// Set while a mapping is sent and not yet received, so the thread maps no faster than the
+    /// app looks.
+    mapping_unread: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TrainingWorker {
+    /// Starts the thread, which creates a network from `config` on `device`.
+    pub fn spawn(
+        device: TrainingDevice,
+        config: TrainConfig,
+        running: bool,
+        limit: Option<f64>,
+    ) -> Result<Self, Error> {
+        let (requests, requested) = channel();
+        let (reporter, reports) = channel();
+        let mapping_unread = Arc::new(AtomicBool::new(false));
+        let unread = mapping_unread.clone();
+        let thread = std::thread::Builder::new()
+            .name("neural sphere training".into())
+            .spawn(move || {
+                let Some(worker) = Worker::start(device, config, requested, reporter, unread)
+                else {
+                    return;
+                };
+                worker.run(running, limit);
+            })
+            .map_err(|e| Error::Config(format!("cannot start the training thread: {e}")))?;
+        Ok(Self {
+            requests,
+            reports: Mutex::new(reports),
+            mapping_unread,
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues a request; the thread takes it before its next chunk.
+    pub fn send(&self, request: Request) {
+        // A thread that has stopped says why through `reports`.
+        let _ = self.requests.send(request);
+    }
+
+    /// The reports sent since the last call, and, once the thread has stopped, why it did.
+    pub fn reports(&mut self) -> (Vec<Report>, Option<String>) {
+        let mut reports = Vec::new();
+        let receiver = self
+            .reports
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        loop {
+            match receiver.try_recv() {
+                Ok(report) => {
+                    if matches!(report, Report::Mapped { .. }) {
+                        self.mapping_unread.store(false, Ordering::Release);
+                    }
+                    reports.push(report);
+                }
+                Err(TryRecvError::Empty) => return (reports, None),
+                Err(TryRecvError::Disconnected) => {
+                    let why = match self.thread.take().map(JoinHandle::join) {
+                        Some(Err(panic)) => panic_message(panic.as_ref()),
+                        _ => "the training thread stopped".into(),
+                    };
+                    return (reports, Some(why));
+                }
+            }
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let message = (panic.downcast_ref::<String>().map(String::as_str))
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("no message");
+    format!("training stopped: {message}")
+}
+
+/// The network on whichever backend trains it.
+enum Network {
+    Cpu(Trainer<CpuBackend>),
+    Gpu(Trainer<GpuBackend>),
+}
+
+/// Runs `$body` with `$t` bound to the trainer, whatever its backend.
+macro_rules! with_trainer {
+    ($network:expr, $t:ident => $body:expr) => {
+        match $network {
+            Network::Cpu($t) => $body,
+            Network::Gpu($t) => $body,
+        }
+    };
+}
+
+impl Network {
+    fn create(device: &TrainingDevice, config: TrainConfig) -> Result<Self, Error> {
+        match device {
+            TrainingDevice::Cpu => Trainer::new(config, &Default::default()).map(Self::Cpu),
+            TrainingDevice::Wgpu(device) => Trainer::new(config, device).map(Self::Gpu),
+        }
+    }
+
+    fn load(device: &TrainingDevice, path: &std::path::Path) -> Result<Self, Error> {
+        match device {
+            TrainingDevice::Cpu => Checkpoint::load(path, &Default::default())
+                .and_then(|c| Trainer::resume(c, &Default::default()))
+                .map(Self::Cpu),
+            TrainingDevice::Wgpu(device) => Checkpoint::load(path, device)
+                .and_then(|c| Trainer::resume(c, device))
+                .map(Self::Gpu),
+        }
+    }
+
+    fn steps_done(&self) -> usize {
+        with_trainer!(self, t => t.steps_done())
+    }
+
+    fn config(&self) -> &TrainConfig {
+        with_trainer!(self, t => t.config())
+    }
+
+    fn train_deferred(&mut self, steps: usize) -> PendingSteps {
+        with_trainer!(self, t => t.train_deferred(steps))
+    }
+
+    fn retune(&mut self, lr: f64, batch: usize) -> Result<(), Error> {
+        with_trainer!(self, t => t.retune(lr, batch))
+    }
+
+    fn save(&self, path: &std::path::Path) -> Result<PathBuf, Error> {
+        with_trainer!(self, t => t.checkpoint().save(path))
+    }
+
+    fn eval(&self, points: &[[f32; 2]]) -> Vec<[f32; 3]> {
+        with_trainer!(self, t => t.eval(points))
+    }
+
+    /// Maps `points` into `target` on the GPU; the CPU backend has no GPU output.
+    fn eval_into(&self, points: &[[f32; 2]], target: &GpuTarget) -> Result<(), String> {
+        match self {
+            Self::Cpu(_) => Err("the CPU backend maps on the host".into()),
+            Self::Gpu(t) => copy_to_buffer(t.eval_on_device(points), target),
+        }
+    }
+
+    /// The latest training batch and where the network maps it with dropout on.
+    fn training_batch(&mut self) -> (Vec<[f32; 2]>, Vec<[f32; 3]>) {
+        with_trainer!(self, t => {
+            let batch = t.last_batch().to_vec();
+            let mapped = t.map_with_dropout(&batch);
+            (batch, mapped)
+        })
+    }
+}
+
+/// The training thread's state.
+struct Worker {
+    device: TrainingDevice,
+    network: Network,
+    requests: Receiver<Request>,
+    reports: Sender<Report>,
+    mapping_unread: Arc<AtomicBool>,
+    phase: TrainingPhase,
+    running: bool,
+    /// Steps still to take whether or not training runs.
+    single_steps: usize,
+    /// Steps per second at most, counted from `limit_since`.
+    limit: Option<f64>,
+    limit_since: (Instant, usize),
+    /// The steps taken last, whose losses are still coming back.
+    in_flight: Option<PendingSteps>,
+    seconds_per_step: f64,
+    /// The first step has not run yet on this device (kernels compile then).
+    cold: bool,
+    /// What to map, and where.
+    points: Vec<[f32; 2]>,
+    target: Option<GpuTarget>,
+    /// Bumped when the network is replaced, so that its mappings count as new.
+    generation: u64,
+    /// The (generation, steps) the latest mapping shows.
+    mapped: Option<(u64, usize)>,
+    last_map: Option<Instant>,
+    map_seconds: f64,
+    read_back: bool,
+    show_batch: bool,
+}
+
+impl Worker {
+    /// Creates the first network; a config that cannot train is reported and ends the thread.
+    fn start(
+        device: TrainingDevice,
+        config: TrainConfig,
+        requests: Receiver<Request>,
+        reports: Sender<Report>,
+        mapping_unread: Arc<AtomicBool>,
+    ) -> Option<Self> {
+        let network = match Network::create(&device, config) {
+            Ok(network) => network,
+            Err(e) => {
+                let _ = reports.send(Report::Done(Err(e)));
+                return None;
+            }
+        };
+        let worker = Self {
+            cold: matches!(device, TrainingDevice::Wgpu(_)),
+            device,
+            network,
+            requests,
+            reports,
+            mapping_unread,
+            phase: TrainingPhase::Starting,
+            running: false,
+            single_steps: 0,
+            limit: None,
+            limit_since: (Instant::now(), 0),
+            in_flight: None,
+            seconds_per_step: 1e-3,
+            points: Vec::new(),
+            target: None,
+            generation: 0,
+            mapped: None,
+            last_map: None,
+            map_seconds: 0.0,
+            read_back: false,
+            show_batch: false,
+        };
+        worker.report_network(None);
+        Some(worker)
+    }
+
+    fn run(mut self, running: bool, limit: Option<f64>) {
+        self.running = running;
+        self.set_limit(limit);
+        self.update_phase();
+        loop {
+            let wake = self.wake_at();
+            if !self.take_requests(wake) {
+                return;
+            }
+            if self.mapping_due() {
+                self.publish_mapping();
+            }
+            let steps = self.steps_now();
+            if steps > 0 {
+                self.train(steps);
+            } else {
+                self.settle();
+            }
+        }
+    }
+
+    fn send(&self, report: Report) {
+        let _ = self.reports.send(report);
+    }
+
+    fn report_network(&self, loaded: Option<PathBuf>) {
+        self.send(Report::Network {
+            config: self.network.config().clone(),
+            steps: self.network.steps_done(),
+            loaded,
+        });
+    }
+
+    /// When the thread next has something to do without a request: `None` is never.
+    fn wake_at(&self) -> Option<Instant> {
+        let now = Instant::now();
+        if self.single_steps > 0 || self.in_flight.is_some() {
+            return Some(now);
+        }
+        let mut wake = None;
+        if self.running {
+            wake = Some(self.next_step_allowed().unwrap_or(now));
+        }
+        if self.mapping_stale() {
+            let unread = self.mapping_unread.load(Ordering::Acquire);
+            let due = self.map_allowed_at().max(now);
+            let at = if unread { now + UNREAD_POLL } else { due };
+            wake = Some(wake.map_or(at, |w: Instant| w.min(at)));
+        }
+        wake
+    }
+
+    /// Takes every queued request, first waiting for one until `wake` (`None`: until one
+    /// comes). Returns false once the app has dropped its handle.
+    fn take_requests(&mut self, wake: Option<Instant>) -> bool {
+        let first = match wake {
+            None => self
+                .requests
+                .recv()
+                .map_err(|_| RecvTimeoutError::Disconnected),
+            Some(at) => match at.checked_duration_since(Instant::now()) {
+                Some(wait) if !wait.is_zero() => self.requests.recv_timeout(wait),
+                _ => Err(RecvTimeoutError::Timeout),
+            },
+        };
+        match first {
+            Ok(request) => self.handle(request),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return false,
+        }
+        loop {
+            match self.requests.try_recv() {
+                Ok(request) => self.handle(request),
+                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Disconnected) => return false,
+            }
+        }
+    }
+
+    fn handle(&mut self, request: Request) {
+        match request {
+            Request::Run(running) => {
+                self.running = running;
+                self.limit_since = (Instant::now(), self.network.steps_done());
+            }
+            Request::Steps(n) => self.single_steps += n,
+            Request::Reset(config) => {
+                self.settle();
+                match Network::create(&self.device, config) {
+                    Ok(network) => self.replace(network, None),
+                    Err(e) => self.send(Report::Done(Err(e))),
+                }
+            }
+            Request::Load(path) => {
+                self.settle();
+                match Network::load(&self.device, &path) {
+                    Ok(network) => self.replace(network, Some(path)),
+                    // A checkpoint that does not load leaves the network as it is.
+                    Err(e) => self.send(Report::Done(Err(e))),
+                }
+            }
+            Request::Save(path) => {
+                self.settle();
+                let saved = self.network.save(&path);
+                self.send(Report::Done(
+                    saved.map(|p| format!("saved {}", p.display())),
+                ));
+            }
+            Request::Retune { lr, batch } => {
+                if let Err(e) = self.network.retune(lr, batch) {
+                    self.send(Report::Done(Err(e)));
+                }
+            }
+            Request::Limit(limit) => self.set_limit(limit),
+            Request::Map { points, target } => {
+                self.points = points;
+                self.target = target;
+                self.mapped = None;
+            }
+            Request::ReadBack => {
+                self.read_back = true;
+                self.mapped = None;
+            }
+            Request::ShowBatch(show) => {
+                self.show_batch = show;
+                self.mapped = None;
+            }
+        }
+        self.update_phase();
+    }
+
+    fn replace(&mut self, network: Network, loaded: Option<PathBuf>) {
+        self.network = network;
+        self.generation += 1;
+        self.mapped = None;
+        self.limit_since = (Instant::now(), self.network.steps_done());
+        self.report_network(loaded);
+    }
+
+    fn set_limit(&mut self, limit: Option<f64>) {
+        self.limit = limit.filter(|l| l.is_finite() && *l > 0.0);
+        self.limit_since = (Instant::now(), self.network.steps_done());
+    }
+
+    fn update_phase(&mut self) {
+        let phase = match (self.running || self.single_steps > 0, self.cold) {
+            (false, _) => TrainingPhase::Paused,
+            (true, true) => TrainingPhase::PreparingKernels,
+            (true, false) => TrainingPhase::Training,
+        };
+        if phase != self.phase {
+            if phase == TrainingPhase::Paused {
+                // Every step taken is reported before the pause is.
+                self.settle();
+            }
+            self.phase = phase;
+            self.send(Report::Phase(phase));
+        }
+    }
+
+    /// When the step limit allows the next step, if it does not now.
+    fn next_step_allowed(&self) -> Option<Instant> {
+        let rate = self.limit?;
+        let (since, at) = self.limit_since;
+        let taken = self.network.steps_done().saturating_sub(at) as f64;
+        let allowed = since + Duration::from_secs_f64(taken / rate);
+        (allowed > Instant::now()).then_some(allowed)
+    }
+
+    /// How many steps to take now.
+    fn steps_now(&self) -> usize {
+        if self.cold && (self.running || self.single_steps > 0) {
+            // One step alone while the kernels compile, so the phase changes as soon as they are.
+            return 1;
+        }
+        let chunk = (CHUNK.as_secs_f64() / self.seconds_per_step.max(1e-7)) as usize;
+        let chunk = chunk.clamp(1, 1000);
+        if !self.running {
+            return self.single_steps.min(chunk);
+        }
+        let Some(rate) = self.limit else {
+            return chunk;
+        };
+        let (since, at) = self.limit_since;
+        let taken = self.network.steps_done().saturating_sub(at);
+        let allowed = (since.elapsed().as_secs_f64() * rate) as usize + 1;
+        allowed.saturating_sub(taken).min(chunk)
+    }
+
+    /// Takes `steps` steps and reports the previous chunk, whose losses have had the time of
+    /// this one to come back.
+    fn train(&mut self, steps: usize) {
+        let started = Instant::now();
+        let pending = self.network.train_deferred(steps);
+        self.single_steps = self.single_steps.saturating_sub(steps);
+        if let Some(previous) = self.in_flight.replace(pending) {
+            self.send(Report::Trained(previous.wait()));
+        }
+        let per_step = started.elapsed().as_secs_f64() / steps as f64;
+        if self.cold {
+            self.cold = false;
+            // The kernels are compiled and tuned: the first step says nothing about the speed.
+            self.settle();
+            self.update_phase();
+        } else {
+            self.seconds_per_step = 0.7 * self.seconds_per_step + 0.3 * per_step;
+        }
+        if self.single_steps == 0 && !self.running {
+            self.settle();
+            self.update_phase();
+        }
+    }
+
+    /// Reports the steps whose losses are still coming back.
+    fn settle(&mut self) {
+        if let Some(pending) = self.in_flight.take() {
+            self.send(Report::Trained(pending.wait()));
+        }
+    }
+
+    /// The points need mapping again: the network changed since the latest mapping, or the app
+    /// asked for one.
+    fn mapping_stale(&self) -> bool {
+        !self.points.is_empty() && self.mapped != Some((self.generation, self.network.steps_done()))
+    }
+
+    /// Mapping costs at most [`MAX_MAP_SHARE`] of the time while training.
+    fn map_allowed_at(&self) -> Instant {
+        let Some(last) = self.last_map else {
+            return Instant::now();
+        };
+        let training = self.running || self.single_steps > 0;
+        let spacing = match training {
+            true => (self.map_seconds / MAX_MAP_SHARE).max(MIN_MAP_INTERVAL.as_secs_f64()),
+            false => 0.0,
+        };
+        last + Duration::from_secs_f64(spacing)
+    }
+
+    fn mapping_due(&self) -> bool {
+        self.mapping_stale()
+            && !self.mapping_unread.load(Ordering::Acquire)
+            && self.map_allowed_at() <= Instant::now()
+    }
+
+    fn publish_mapping(&mut self) {
+        let started = Instant::now();
+        let step = self.network.steps_done();
+        let on_gpu = match &self.target {
+            Some(target) => match self.network.eval_into(&self.points, target) {
+                Ok(()) => true,
+                Err(e) => {
+                    // Say once why, then map on the host from now on.
+                    self.send(Report::Done(Err(Error::Gpu(format!(
+                        "the positions are mapped on the host from now on: {e}"
+                    )))));
+                    self.target = None;
+                    false
+                }
+            },
+            None => false,
+        };
+        let host = (!on_gpu || self.read_back).then(|| self.network.eval(&self.points));
+        self.read_back = false;
+        self.mapping_unread.store(true, Ordering::Release);
+        self.send(Report::Mapped { step, on_gpu, host });
+        if self.show_batch {
+            let (points, mapped) = self.network.training_batch();
+            self.send(Report::Batch { points, mapped });
+        }
+        self.mapped = Some((self.generation, step));
+        self.last_map = Some(Instant::now());
+        self.map_seconds = started.elapsed().as_secs_f64();
+    }
+}

@@ -1,0 +1,165 @@
+//! [`SphereCommand`]s: what a game (or the panel) asks of the plugin, and how each is carried
+//! out.
+
+use std::path::{Path, PathBuf};
+
+use bevy::prelude::*;
+
+use super::plugin::SphereSettings;
+use super::points::{ColourMode, PointWriter};
+use super::positions::SphereMapping;
+use super::texture::{SphereImage, sample_texture};
+use super::training::{SphereTrainer, TrainingState};
+use crate::Error;
+use crate::learn::backend::BackendKind;
+use crate::learn::export::{write_grid_csv, write_ply};
+use crate::learn::grid::{grid_points, notebook_colour};
+use crate::learn::worker::Request;
+
+/// Commands a game sends to the plugin.
+#[derive(Message, Debug, Clone)]
+pub enum SphereCommand {
+    /// Stop training.
+    Pause,
+    /// Train again.
+    Resume,
+    /// Take one training step, even while paused.
+    Step,
+    /// Take exactly this many training steps, even while paused.
+    Steps(usize),
+    /// Start again from a fresh network initialised with this seed, with the current
+    /// [`SphereSettings::train`] and [`SphereSettings::backend`].
+    Reset {
+        /// The new seed.
+        seed: u64,
+    },
+    /// Colour the points from this image.
+    SetImage(Handle<Image>),
+    /// Re-spawn the points on a grid of this side.
+    SetGrid(u32),
+    /// Replace the network with a checkpoint's and go on training it; a file that cannot be
+    /// loaded leaves the current network and sets [`TrainingState::error`].
+    Load(PathBuf),
+    /// Save the network as a checkpoint (the extension becomes `.mpk`).
+    Save(PathBuf),
+    /// Write the mapped grid: `.ply` (coloured as the points are) or `.csv` (`u,v,x,y,z`),
+    /// once the current mapping has come back from the training thread.
+    Export(PathBuf),
+}
+
+/// Exports waiting for the mapping to come back to the host.
+#[derive(Resource, Default)]
+pub(crate) struct PendingExports(Vec<PathBuf>);
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn apply_commands(
+    mut messages: MessageReader<SphereCommand>,
+    mut settings: ResMut<SphereSettings>,
+    mut trainer: ResMut<SphereTrainer>,
+    mut state: ResMut<TrainingState>,
+    mut image: ResMut<SphereImage>,
+    mut mapping: ResMut<SphereMapping>,
+    mut exports: ResMut<PendingExports>,
+    mut points: PointWriter,
+) {
+    // Settings changed since the last frame apply before this frame's commands: a step
+    // after a new learning rate takes it.
+    trainer.forward(&settings);
+    for message in messages.read() {
+        match message {
+            SphereCommand::Pause => settings.paused = true,
+            SphereCommand::Resume => settings.paused = false,
+            SphereCommand::Step => trainer.send(Request::Steps(1)),
+            SphereCommand::Steps(steps) => trainer.send(Request::Steps(*steps)),
+            SphereCommand::Reset { seed } => {
+                // A config that cannot train keeps the current network and says why.
+                let config = settings.train.clone().with_seed(*seed);
+                match config.validate() {
+                    Ok(()) => {
+                        state.error = None;
+                        settings.train = config.clone();
+                        if trainer.started_with(settings.backend) {
+                            trainer.send(Request::Reset(config));
+                        } else {
+                            trainer.restart();
+                        }
+                    }
+                    Err(e) => state.error = Some(e.to_string()),
+                }
+            }
+            SphereCommand::SetImage(handle) => image.0 = handle.clone(),
+            SphereCommand::SetGrid(grid) => {
+                settings.grid = (*grid).max(2);
+                mapping.grid = settings.grid;
+                mapping.points = grid_points(settings.grid as usize);
+                mapping.mapped.clear();
+                state.positions_step = None;
+                points.regrid(&mapping.points);
+                let target = trainer
+                    .trains_on(BackendKind::Wgpu)
+                    .then(|| points.gpu_target());
+                trainer.send(Request::Map {
+                    points: mapping.points.clone(),
+                    target,
+                });
+            }
+            SphereCommand::Load(path) => trainer.send(Request::Load(path.clone())),
+            SphereCommand::Save(path) => trainer.send(Request::Save(path.clone())),
+            SphereCommand::Export(path) => match export_format(path) {
+                Ok(_) => {
+                    exports.0.push(path.clone());
+                    trainer.send(Request::ReadBack);
+                }
+                Err(e) => state.report(Err(e)),
+            },
+        }
+    }
+}
+
+/// What to write for an export path.
+enum ExportFormat {
+    Ply,
+    Csv,
+}
+
+fn export_format(path: &Path) -> Result<ExportFormat, Error> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("ply") => Ok(ExportFormat::Ply),
+        Some("csv") => Ok(ExportFormat::Csv),
+        _ => Err(Error::Config(format!(
+            "cannot export to {}: use a .ply or .csv file",
+            path.display()
+        ))),
+    }
+}
+
+/// Writes the waiting exports once a mapping of the current grid is on the host.
+pub(crate) fn write_exports(
+    mut exports: ResMut<PendingExports>,
+    mut state: ResMut<TrainingState>,
+    mapping: Res<SphereMapping>,
+    settings: Res<SphereSettings>,
+    image: Res<SphereImage>,
+    images: Res<Assets<Image>>,
+) {
+    let ready = mapping.is_changed() && mapping.mapped.len() == mapping.points.len();
+    if exports.0.is_empty() || !ready {
+        return;
+    }
+    for path in std::mem::take(&mut exports.0) {
+        let written = match export_format(&path) {
+            Ok(ExportFormat::Csv) => write_grid_csv(&path, &mapping.points, &mapping.mapped),
+            Ok(ExportFormat::Ply) => {
+                let colours: Vec<[u8; 3]> = match (settings.colour_mode, images.get(&image.0)) {
+                    (ColourMode::Texture, Some(texture)) => (mapping.points.iter())
+                        .map(|&[u, v]| sample_texture(texture, [u + 0.5, v + 0.5]))
+                        .collect(),
+                    _ => mapping.points.iter().map(|&p| notebook_colour(p)).collect(),
+                };
+                write_ply(&path, &mapping.mapped, &colours)
+            }
+            Err(e) => Err(e),
+        };
+        state.report(written.map(|()| format!("wrote {}", path.display())));
+    }
+}

@@ -1,0 +1,20 @@
+//! The scene side, Bevy: the plugin drives the training thread from its systems, keeps the
+//! network's positions in GPU buffers, and draws one point entity per grid point, coloured
+//! from the texture.
+//!
+//! Data flows texture → positions (GPU buffers the training thread fills) → points (instanced
+//! entities) → pixels, through the camera, the recorder or the panel.
+
+#[cfg(feature = "camera")]
+pub(crate) mod camera;
+pub(crate) mod commands;
+pub(crate) mod plugin;
+pub(crate) mod points;
+pub(crate) mod positions;
+pub(crate) mod quality;
+pub(crate) mod record;
+pub(crate) mod render_device;
+pub(crate) mod texture;
+pub(crate) mod training;
+#[cfg(feature = "ui")]
+pub(crate) mod ui;

@@ -1,0 +1,165 @@
+//! The plugin: its settings and the systems it registers, in order.
+
+use bevy::prelude::*;
+
+use super::commands::{PendingExports, SphereCommand, apply_commands, write_exports};
+use super::points::{PointMaterial, SpherePoint, setup_points, show_view, sync_material};
+use super::positions::SphereMapping;
+use super::quality::{QualityTask, SphereQuality, measure_quality};
+use super::record::RecordPlugin;
+use super::render_device::RenderDeviceSharingPlugin;
+use super::training::{
+    SphereTrainer, TrainingState, collect_reports, forward_settings, start_worker,
+};
+use crate::learn::backend::BackendKind;
+use crate::learn::trainer::TrainConfig;
+
+/// Trains the square-to-sphere network live and shows the mapping as textured points.
+///
+/// Training runs on a thread of its own at full speed while the app draws; configure it
+/// builder-style, drive it through [`SphereCommand`] messages and read [`TrainingState`] and
+/// [`SphereMapping`].
+#[derive(Debug, Clone, Default)]
+pub struct NeuralSpherePlugin {
+    settings: SphereSettings,
+}
+
+impl NeuralSpherePlugin {
+    /// Side of the grid of points (default 100, so 10,000 points).
+    pub fn with_grid(mut self, grid: u32) -> Self {
+        self.settings.grid = grid;
+        self
+    }
+
+    /// The training hyper-parameters (default: the notebook's).
+    pub fn with_train_config(mut self, config: TrainConfig) -> Self {
+        self.settings.train = config;
+        self
+    }
+
+    /// Which backend trains (default [`BackendKind::Auto`]: wgpu on Bevy's own render device
+    /// when it is a hardware GPU, else the CPU).
+    pub fn with_backend(mut self, backend: BackendKind) -> Self {
+        self.settings.backend = backend;
+        self
+    }
+
+    /// At most this many training steps a second, to leave a game the rest of the machine
+    /// (default: as fast as the trainer goes).
+    pub fn with_max_steps_per_second(mut self, steps: f64) -> Self {
+        self.settings.max_steps_per_second = Some(steps);
+        self
+    }
+
+    /// Starts paused: no training until [`SphereCommand::Resume`] or [`SphereCommand::Steps`].
+    pub fn paused(mut self) -> Self {
+        self.settings.paused = true;
+        self
+    }
+}
+
+/// What the plugin does, changeable at run time (directly or through [`SphereCommand`]).
+#[derive(Resource, Debug, Clone, PartialEq)]
+pub struct SphereSettings {
+    /// Side of the grid of points.
+    pub grid: u32,
+    /// Hyper-parameters: `lr` and `batch` apply from the next step, the rest on
+    /// [`SphereCommand::Reset`].
+    pub train: TrainConfig,
+    /// Which backend trains; a change applies on [`SphereCommand::Reset`].
+    pub backend: BackendKind,
+    /// At most this many training steps a second (`None`: as fast as the trainer goes).
+    pub max_steps_per_second: Option<f64>,
+    /// No training while set (single steps still run).
+    pub paused: bool,
+    /// Radius of each point.
+    pub point_radius: f32,
+    /// How the points are coloured.
+    pub colour_mode: super::points::ColourMode,
+    /// 0 shows the source square, 1 the sphere, values between morph from one to the other.
+    pub morph: f32,
+    /// Which points are shown.
+    pub view: SphereView,
+}
+
+/// Which points the plugin shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Reflect)]
+pub enum SphereView {
+    /// The grid, mapped by the network in evaluation mode (no dropout), coloured as
+    /// [`SphereSettings::colour_mode`] says.
+    #[default]
+    Grid,
+    /// The notebook's "random points" picture: the latest training batch as the network maps it
+    /// with dropout on, in the notebook's red and green.
+    TrainingBatch,
+}
+
+impl Default for SphereSettings {
+    fn default() -> Self {
+        Self {
+            grid: 100,
+            train: TrainConfig::new(),
+            backend: BackendKind::Auto,
+            max_steps_per_second: None,
+            paused: false,
+            point_radius: 0.012,
+            colour_mode: super::points::ColourMode::Texture,
+            morph: 1.0,
+            view: SphereView::Grid,
+        }
+    }
+}
+
+/// The plugin's systems, in the order they run in `Update`.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub enum NeuralSphereSystems {
+    /// Applies [`SphereCommand`]s.
+    Commands,
+    /// Starts the training thread, forwards the settings to it and collects what it reports:
+    /// steps, losses and the network's positions.
+    Train,
+    /// Updates the points' material and visibility, writes exports and measures the mapping.
+    Map,
+}
+
+impl Plugin for NeuralSpherePlugin {
+    fn build(&self, app: &mut App) {
+        bevy::asset::embedded_asset!(app, "shaders/points.wgsl");
+        app.add_plugins((
+            MaterialPlugin::<PointMaterial>::default(),
+            RenderDeviceSharingPlugin,
+            RecordPlugin,
+        ))
+        .register_type::<SpherePoint>()
+        .insert_resource(self.settings.clone())
+        .init_resource::<TrainingState>()
+        .init_resource::<SphereMapping>()
+        .init_resource::<SphereQuality>()
+        .init_resource::<SphereTrainer>()
+        .init_resource::<QualityTask>()
+        .init_resource::<PendingExports>()
+        .add_message::<SphereCommand>()
+        .add_systems(Startup, setup_points)
+        .configure_sets(
+            Update,
+            (
+                NeuralSphereSystems::Commands,
+                NeuralSphereSystems::Train,
+                NeuralSphereSystems::Map,
+            )
+                .chain(),
+        )
+        .add_systems(
+            Update,
+            (
+                apply_commands.in_set(NeuralSphereSystems::Commands),
+                (start_worker, forward_settings, collect_reports)
+                    .chain()
+                    .in_set(NeuralSphereSystems::Train),
+                (sync_material, show_view, write_exports, measure_quality)
+                    .chain()
+                    .in_set(NeuralSphereSystems::Map),
+            ),
+        );
+    }
+}

@@ -1,0 +1,79 @@
+//! How well the mapped grid covers the sphere, measured on another thread about once a
+//! second. Where the points live on the GPU, the mapping is read back for it at that pace and
+//! no faster.
+
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bevy::prelude::*;
+
+use super::positions::SphereMapping;
+use super::training::{SphereTrainer, TrainingState};
+use crate::learn::metrics::{GridMetrics, SphereMetrics, grid_metrics, sphere_metrics};
+use crate::learn::worker::Request;
+
+/// How well the grid covers the sphere, measured about once a second off the frame path.
+#[derive(Resource, Debug, Default, Clone)]
+pub struct SphereQuality {
+    /// Coverage, empty cap, balance and uniformity of the mapped grid.
+    pub sphere: Option<SphereMetrics>,
+    /// Torn neighbours and overlap of the mapped grid.
+    pub grid: Option<GridMetrics>,
+    /// The training step they were measured at.
+    pub step: usize,
+}
+
+/// The metrics being computed on another thread, and when the last ones started.
+#[derive(Resource, Default)]
+pub(crate) struct QualityTask {
+    running: Option<(usize, JoinHandle<(SphereMetrics, GridMetrics)>)>,
+    started: Option<Instant>,
+    /// The mapping changed since the last measurement started.
+    stale: bool,
+    /// A read-back is on its way.
+    asked: bool,
+}
+
+/// How often [`SphereQuality`] is refreshed.
+const QUALITY_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Measures the mapped grid on another thread, at most about once a second, asking the
+/// training thread for a read-back when the positions only live on the GPU.
+pub(crate) fn measure_quality(
+    mapping: Res<SphereMapping>,
+    state: Res<TrainingState>,
+    mut trainer: ResMut<SphereTrainer>,
+    mut task: ResMut<QualityTask>,
+    mut quality: ResMut<SphereQuality>,
+) {
+    if let Some((step, running)) = task.running.take_if(|(_, t)| t.is_finished())
+        && let Ok((sphere, grid)) = running.join()
+    {
+        *quality = SphereQuality {
+            sphere: Some(sphere),
+            grid: Some(grid),
+            step,
+        };
+    }
+    task.stale |= mapping.is_changed() && mapping.mapped.len() == mapping.points.len();
+    let due = task.started.is_none_or(|t| t.elapsed() >= QUALITY_INTERVAL);
+    if !due || task.running.is_some() {
+        return;
+    }
+    if !task.stale {
+        if state.positions_on_gpu && mapping.step != state.steps && !task.asked {
+            trainer.send(Request::ReadBack);
+            task.asked = true;
+        }
+        return;
+    }
+    task.started = Some(Instant::now());
+    task.asked = false;
+    let grid = mapping.grid as usize;
+    let mapped = mapping.mapped.clone();
+    task.stale = false;
+    task.running = Some((
+        mapping.step,
+        std::thread::spawn(move || (sphere_metrics(&mapped), grid_metrics(grid, &mapped))),
+    ));
+}

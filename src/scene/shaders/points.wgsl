@@ -1,0 +1,81 @@
+// Draws each point as a camera-facing triangle cut to a disc and shaded like a small sphere.
+// The point's `MeshTag` indexes the storage buffers: its source (u, v) and where the network
+// maps it. The points stand where the buffers say, whatever their entities' transforms.
+
+#import bevy_pbr::{
+    mesh_functions,
+    view_transformations::{position_view_to_clip, position_world_to_view},
+}
+
+struct PointParams {
+    // 0: sample the texture; 1: the notebook's red/green rule.
+    colour_mode: u32,
+    // World-space radius of a point.
+    radius: f32,
+    // 0: on the square, 1: on the sphere.
+    morph: f32,
+}
+
+@group(#{MATERIAL_BIND_GROUP}) @binding(0) var<uniform> params: PointParams;
+@group(#{MATERIAL_BIND_GROUP}) @binding(1) var texture: texture_2d<f32>;
+@group(#{MATERIAL_BIND_GROUP}) @binding(2) var texture_sampler: sampler;
+// Source (u, v) in [-0.5, 0.5]², one per point.
+@group(#{MATERIAL_BIND_GROUP}) @binding(3) var<storage, read> sources: array<vec2<f32>>;
+// Position on the sphere, three floats per point (the network's [n, 3] output as it is).
+@group(#{MATERIAL_BIND_GROUP}) @binding(4) var<storage, read> positions: array<f32>;
+
+struct Vertex {
+    @builtin(instance_index) instance_index: u32,
+    // A corner of the triangle around the unit disc.
+    @location(0) position: vec3<f32>,
+};
+
+struct VertexOutput {
+    @builtin(position) clip_position: vec4<f32>,
+    @location(0) color: vec4<f32>,
+    // Where on the point's disc this is: inside the unit circle.
+    @location(1) disc: vec2<f32>,
+};
+
+fn srgb_to_linear(c: vec3<f32>) -> vec3<f32> {
+    return select(pow((c + 0.055) / 1.055, vec3(2.4)), c / 12.92, c <= vec3(0.04045));
+}
+
+@vertex
+fn vertex(vertex: Vertex) -> VertexOutput {
+    var out: VertexOutput;
+    let tag = mesh_functions::get_tag(vertex.instance_index);
+    let uv = sources[tag];
+    let mapped = vec3(positions[3u * tag], positions[3u * tag + 1u], positions[3u * tag + 2u]);
+    // The square spans [-1, 1]² facing the camera, row 0 at the top, like the image.
+    let square = vec3(2.0 * uv.x, -2.0 * uv.y, 0.0);
+    let centre = mix(square, mapped, params.morph);
+    let view = position_world_to_view(centre) + vec3(vertex.position.xy * params.radius, 0.0);
+    out.clip_position = position_view_to_clip(view);
+    out.disc = vertex.position.xy;
+
+    let texel = uv + 0.5;
+    if params.colour_mode == 1u {
+        // red = u·100 + 120, green = v·100 + 120 (sRGB bytes).
+        let srgb = vec3(uv * 100.0 + 120.0, 0.0) / 255.0;
+        out.color = vec4(srgb_to_linear(srgb), 1.0);
+    } else {
+        // The texture is sRGB, so the bilinear sample is already linear.
+        out.color = textureSampleLevel(texture, texture_sampler, texel, 0.0);
+    }
+    return out;
+}
+
+@fragment
+fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
+    let r2 = dot(in.disc, in.disc);
+    if r2 > 1.0 {
+        discard;
+    }
+    // The normal of a sphere seen from the front, lit from the upper left: dimmer towards the
+    // rim so the point looks round, never so dim that the texture's colours stop reading true.
+    let normal = vec3(in.disc, sqrt(1.0 - r2));
+    let light = normalize(vec3(-0.3, 0.4, 1.0));
+    let shade = mix(0.85, 1.0, max(dot(normal, light), 0.0));
+    return vec4(in.color.rgb * shade, 1.0);
+}
