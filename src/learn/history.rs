@@ -71,6 +71,8 @@ impl LossHistory {
     pub const MAX_BUCKETS: usize = MAX_BUCKETS;
     /// The most points [`LossHistory::curve`] returns.
     pub const MAX_CURVE_POINTS: usize = RECENT_STEPS + MAX_BUCKETS + 1;
+    /// The most points [`LossHistory::spread`] returns.
+    pub const MAX_SPREAD_POINTS: usize = RECENT_STEPS + 2 * (MAX_BUCKETS + 1);
 
     /// Steps recorded since the last [`LossHistory::clear`].
     pub fn len(&self) -> usize {
@@ -147,8 +149,26 @@ impl LossHistory {
             let centre = b.first_step as f64 + (b.steps as f64 - 1.0) / 2.0;
             [centre, b.mean as f64]
         });
-        let recent = self.recent.iter().map(|s| [s.step as f64, s.loss as f64]);
-        buckets.chain(recent).collect()
+        buckets.chain(self.recent_curve()).collect()
+    }
+
+    /// How far the loss ranges: each bucket's minimum and maximum, then each recent step; at
+    /// most [`LossHistory::MAX_SPREAD_POINTS`] points. Drawn as a line, the older steps fill
+    /// the same band their single losses would.
+    pub fn spread(&self) -> Vec<[f64; 2]> {
+        let buckets = self.buckets().flat_map(|b| {
+            let first = b.first_step as f64;
+            let extremes = [
+                [first, b.min as f64],
+                [first + (b.steps / 2) as f64, b.max as f64],
+            ];
+            extremes.into_iter().take(if b.steps > 1 { 2 } else { 1 })
+        });
+        buckets.chain(self.recent_curve()).collect()
+    }
+
+    fn recent_curve(&self) -> impl Iterator<Item = [f64; 2]> + '_ {
+        self.recent.iter().map(|s| [s.step as f64, s.loss as f64])
     }
 }
 

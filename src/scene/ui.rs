@@ -360,14 +360,18 @@ fn progress(ui: &mut egui::Ui, state: &TrainingState, settings: &SphereSettings,
     loss_plot(ui, &state.history);
 }
 
-/// The loss on a log scale: the means of older steps' buckets, then every recent step, so the
-/// plot has at most [`LossHistory::MAX_CURVE_POINTS`] points however long training runs.
+/// The loss on a log scale: in grey its range (older steps' bucket extremes, then every
+/// recent step), in yellow its running mean; at most [`LossHistory::MAX_SPREAD_POINTS`] and
+/// [`LossHistory::MAX_CURVE_POINTS`] points however long training runs.
 fn loss_plot(ui: &mut egui::Ui, history: &LossHistory) {
     // The uniformity loss is negative: plot how far each loss is above the lowest seen.
     let floor = history.lowest().map_or(0.0, f64::from).min(0.0);
-    let raw: Vec<[f64; 2]> = (history.curve().into_iter())
-        .map(|[step, loss]| [step, (loss - floor).max(1e-3).log10()])
-        .collect();
+    let log = |curve: Vec<[f64; 2]>| -> Vec<[f64; 2]> {
+        (curve.into_iter())
+            .map(|[step, loss]| [step, (loss - floor).max(1e-3).log10()])
+            .collect()
+    };
+    let (mean, spread) = (log(history.curve()), log(history.spread()));
     let label = match floor < 0.0 {
         true => format!("loss - ({floor:.3}), log scale"),
         false => "loss, log scale".into(),
@@ -378,8 +382,8 @@ fn loss_plot(ui: &mut egui::Ui, history: &LossHistory) {
         .allow_scroll(false)
         .y_axis_formatter(|mark, _| format!("{:.0e}", 10f64.powf(mark.value)))
         .show(ui, |plot| {
-            plot.line(Line::new("smoothed", smoothed(&raw, 100)).color(egui::Color32::YELLOW));
-            plot.line(Line::new("loss", raw).color(egui::Color32::from_gray(140)));
+            plot.line(Line::new("loss", spread).color(egui::Color32::from_gray(140)));
+            plot.line(Line::new("smoothed", smoothed(&mean, 100)).color(egui::Color32::YELLOW));
         });
 }
 

@@ -55,6 +55,14 @@ fn a_million_steps_fit_in_the_same_memory_as_two_thousand() {
     assert!(curve.windows(2).all(|w| w[0][0] < w[1][0]));
     assert_eq!(curve.last(), Some(&[999_999.0, (999_999 % 7) as f64]));
 
+    // The range keeps every bucket's extremes, within its own bound.
+    let spread = history.spread();
+    assert!(spread.len() <= LossHistory::MAX_SPREAD_POINTS);
+    assert!(spread.windows(2).all(|w| w[0][0] < w[1][0]));
+    let older = &spread[..spread.len() - LossHistory::RECENT_STEPS];
+    assert_eq!(older.iter().map(|p| p[1]).fold(f64::MAX, f64::min), 0.0);
+    assert_eq!(older.iter().map(|p| p[1]).fold(f64::MIN, f64::max), 6.0);
+
     history.clear();
     assert!(history.is_empty());
     assert_eq!(history.curve(), Vec::<[f64; 2]>::new());
