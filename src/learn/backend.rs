@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use burn::backend::wgpu::{WgpuDevice, WgpuSetup, init_device};
 use futures_lite::future::block_on;
-use wgpu::{AdapterInfo, DeviceType};
+use wgpu::{AdapterInfo, Backend, DeviceType};
 
 use crate::Error;
 
@@ -21,8 +21,9 @@ pub type GpuBackend = burn::backend::Autodiff<burn::backend::Wgpu>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BackendKind {
     /// wgpu on a hardware GPU; the CPU when the only adapter is a software rasteriser
-    /// (lavapipe, llvmpipe, WARP: burn's kernels run there ~60× slower than on the CPU backend)
-    /// or when there is no usable adapter.
+    /// (lavapipe, llvmpipe, WARP: burn's kernels run there ~60× slower than on the CPU backend),
+    /// is only reachable through OpenGL (where burn's kernels do not run) or when there is no
+    /// usable adapter.
     #[default]
     Auto,
     /// [`GpuBackend`]: wgpu on the best adapter (in the plugin: Bevy's own render device).
@@ -89,10 +90,21 @@ impl BackendKind {
         };
         match (self, adapter) {
             (Self::Cpu, _) => Ok(cpu("--backend cpu".into())),
+            (Self::Wgpu, Some(adapter)) if adapter.backend == Backend::Gl => {
+                Err(Error::Gpu(format!(
+                    "{} is only reachable through OpenGL, where burn's kernels do not run; \
+                     --backend cpu trains on the CPU",
+                    adapter.name
+                )))
+            }
             (Self::Wgpu, Some(adapter)) => Ok(gpu(adapter)),
             (Self::Wgpu, None) => Err(Error::Gpu(
                 "wgpu found no adapter; --backend cpu trains on the CPU".into(),
             )),
+            (Self::Auto, Some(adapter)) if adapter.backend == Backend::Gl => Ok(cpu(format!(
+                "{} is only reachable through OpenGL, where burn's kernels do not run",
+                adapter.name
+            ))),
             (Self::Auto, Some(adapter)) if adapter.device_type == DeviceType::Cpu => {
                 Ok(cpu(format!(
                     "{} is a software rasteriser, where the CPU backend trains far faster",

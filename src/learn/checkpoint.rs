@@ -72,7 +72,7 @@ impl<B: Backend> Checkpoint<B> {
                 .map_err(|e| fail(format!("not a checkpoint of this crate ({e})")))?;
         let config = TrainConfig::load_binary(record.config.as_bytes())
             .map_err(|e| fail(format!("unreadable training config ({e})")))?;
-        config.model.validate().map_err(fail)?;
+        config.validate().map_err(|e| fail(e.to_string()))?;
 
         let expected = config.model.layer_shapes();
         let found: Vec<[usize; 2]> = (record.model.hidden.iter())
@@ -84,6 +84,7 @@ impl<B: Backend> Checkpoint<B> {
                 "its weights have layer shapes {found:?}, its config says {expected:?}"
             )));
         }
+        check_values(&record.model, config.clamp).map_err(fail)?;
         // The initial values are overwritten by the record.
         let mut rng = <rand::rngs::Xoshiro256PlusPlus as rand::SeedableRng>::seed_from_u64(0);
         let model = config
@@ -96,4 +97,28 @@ impl<B: Backend> Checkpoint<B> {
             model,
         })
     }
+}
+
+/// Refuses weights and biases that are not finite or lie outside the clamp the run applied
+/// after every step: no run of this crate writes them, and a network with them maps nothing.
+fn check_values<B: Backend>(model: &SphereNetRecord<B>, clamp: f32) -> Result<(), String> {
+    let layers = model.hidden.iter().chain(std::iter::once(&model.output));
+    for (layer, linear) in (1..).zip(layers) {
+        let weights = Some(("weights", linear.weight.val().into_data()));
+        let biases = (linear.bias.as_ref()).map(|b| ("biases", b.val().into_data()));
+        for (what, values) in weights.into_iter().chain(biases) {
+            if let Some(v) = values.iter::<f32>().find(|v| !v.is_finite()) {
+                return Err(format!(
+                    "layer {layer} has {what} that are not finite ({v})"
+                ));
+            }
+            if let Some(v) = values.iter::<f32>().find(|v| v.abs() > clamp) {
+                return Err(format!(
+                    "layer {layer} has {what} of {v}, outside the clamp of ±{clamp} it was \
+                     trained with"
+                ));
+            }
+        }
+    }
+    Ok(())
 }

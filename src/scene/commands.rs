@@ -8,6 +8,7 @@ use bevy::prelude::*;
 use super::plugin::SphereSettings;
 use super::points::{ColourMode, PointWriter};
 use super::positions::SphereMapping;
+use super::record::RecordingStatus;
 use super::texture::{SphereImage, sample_texture};
 use super::training::{SphereTrainer, TrainingState};
 use crate::Error;
@@ -17,6 +18,9 @@ use crate::learn::grid::{grid_points, notebook_colour};
 use crate::learn::worker::Request;
 
 /// Commands a game sends to the plugin.
+///
+/// While an orbit recording runs, the commands that change the sphere (`Resume`, `Step`,
+/// `Steps`, `Reset`, `SetGrid`, `Load`) wait until it ends, then apply in order.
 #[derive(Message, Debug, Clone)]
 pub enum SphereCommand {
     /// Stop training.
@@ -47,6 +51,26 @@ pub enum SphereCommand {
     Export(PathBuf),
 }
 
+impl SphereCommand {
+    /// Whether the command changes the network or the grid, which a recording holds still.
+    fn changes_the_sphere(&self) -> bool {
+        matches!(
+            self,
+            Self::Resume
+                | Self::Step
+                | Self::Steps(_)
+                | Self::Reset { .. }
+                | Self::SetGrid(_)
+                | Self::Load(_)
+        )
+    }
+}
+
+/// Commands that change the sphere, held while a recording runs so that every frame of the
+/// video shows one network, and carried out in order once it ends.
+#[derive(Resource, Default)]
+pub(crate) struct HeldCommands(Vec<SphereCommand>);
+
 /// Exports waiting for the mapping to come back to the host.
 #[derive(Resource, Default)]
 pub(crate) struct PendingExports(Vec<PathBuf>);
@@ -60,20 +84,32 @@ pub(crate) fn apply_commands(
     mut image: ResMut<SphereImage>,
     mut mapping: ResMut<SphereMapping>,
     mut exports: ResMut<PendingExports>,
+    mut held: ResMut<HeldCommands>,
+    recording: Res<RecordingStatus>,
     mut points: PointWriter,
 ) {
     // Settings changed since the last frame apply before this frame's commands: a step
     // after a new learning rate takes it.
     trainer.forward(&settings);
-    for message in messages.read() {
+    let recording = recording.is_busy();
+    let released = match recording {
+        true => Vec::new(),
+        false => std::mem::take(&mut held.0),
+    };
+    for message in released.into_iter().chain(messages.read().cloned()) {
+        if recording && message.changes_the_sphere() {
+            state.report(Ok("training waits for the recording to end".into()));
+            held.0.push(message);
+            continue;
+        }
         match message {
             SphereCommand::Pause => settings.paused = true,
             SphereCommand::Resume => settings.paused = false,
             SphereCommand::Step => trainer.send(Request::Steps(1)),
-            SphereCommand::Steps(steps) => trainer.send(Request::Steps(*steps)),
+            SphereCommand::Steps(steps) => trainer.send(Request::Steps(steps)),
             SphereCommand::Reset { seed } => {
                 // A config that cannot train keeps the current network and says why.
-                let config = settings.train.clone().with_seed(*seed);
+                let config = settings.train.clone().with_seed(seed);
                 match config.validate() {
                     Ok(()) => {
                         state.error = None;
@@ -87,9 +123,9 @@ pub(crate) fn apply_commands(
                     Err(e) => state.error = Some(e.to_string()),
                 }
             }
-            SphereCommand::SetImage(handle) => image.0 = handle.clone(),
+            SphereCommand::SetImage(handle) => image.0 = handle,
             SphereCommand::SetGrid(grid) => {
-                settings.grid = (*grid).max(2);
+                settings.grid = grid.max(2);
                 mapping.grid = settings.grid;
                 mapping.points = grid_points(settings.grid as usize);
                 mapping.mapped.clear();
@@ -103,11 +139,11 @@ pub(crate) fn apply_commands(
                     target,
                 });
             }
-            SphereCommand::Load(path) => trainer.send(Request::Load(path.clone())),
-            SphereCommand::Save(path) => trainer.send(Request::Save(path.clone())),
-            SphereCommand::Export(path) => match export_format(path) {
+            SphereCommand::Load(path) => trainer.send(Request::Load(path)),
+            SphereCommand::Save(path) => trainer.send(Request::Save(path)),
+            SphereCommand::Export(path) => match export_format(&path) {
                 Ok(_) => {
-                    exports.0.push(path.clone());
+                    exports.0.push(path);
                     trainer.send(Request::ReadBack);
                 }
                 Err(e) => state.report(Err(e)),

@@ -2,7 +2,7 @@
 
 use bevy::prelude::*;
 
-use super::commands::{PendingExports, SphereCommand, apply_commands, write_exports};
+use super::commands::{HeldCommands, PendingExports, SphereCommand, apply_commands, write_exports};
 use super::points::{PointMaterial, SpherePoint, setup_points, show_view, sync_material};
 use super::positions::SphereMapping;
 use super::quality::{QualityTask, SphereQuality, measure_quality};
@@ -138,6 +138,7 @@ impl Plugin for NeuralSpherePlugin {
         .init_resource::<SphereTrainer>()
         .init_resource::<QualityTask>()
         .init_resource::<PendingExports>()
+        .init_resource::<HeldCommands>()
         .add_message::<SphereCommand>()
         .add_systems(Startup, setup_points)
         .configure_sets(

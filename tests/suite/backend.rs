@@ -65,6 +65,25 @@ fn auto_trains_on_a_gpu_and_on_the_cpu_beside_a_software_rasteriser() {
 }
 
 #[test]
+fn an_adapter_reached_only_through_opengl_does_not_train() {
+    // wgpu falls back to OpenGL where there is no Vulkan driver, even on a real GPU; burn's
+    // kernels panic there.
+    let gl = AdapterInfo {
+        backend: Backend::Gl,
+        ..adapter("AMD Radeon (radeonsi)", DeviceType::IntegratedGpu)
+    };
+    let auto = BackendKind::Auto.choose(Some(&gl)).unwrap();
+    assert_eq!(auto.kind, BackendKind::Cpu);
+    assert!(auto.reason.contains("OpenGL"), "{}", auto.reason);
+    let error = BackendKind::Wgpu.choose(Some(&gl)).unwrap_err().to_string();
+    assert!(
+        error.contains("OpenGL") && error.contains("--backend cpu"),
+        "{error}"
+    );
+    assert_eq!(error.lines().count(), 1, "{error}");
+}
+
+#[test]
 fn backends_parse_from_their_names() {
     for kind in [BackendKind::Auto, BackendKind::Wgpu, BackendKind::Cpu] {
         assert_eq!(kind.to_string().parse::<BackendKind>().unwrap(), kind);

@@ -6,10 +6,10 @@ use std::process::Command;
 use bevy::prelude::*;
 use bevy_neural_sphere::{
     BackendKind, NeuralSpherePlugin, OrbitSpec, Preset, RecordOrbit, RecordingStatus,
-    SphereSettings, grid_points, sample_texture, uv_test_grid,
+    SphereCommand, SphereSettings, grid_points, sample_texture, uv_test_grid,
 };
 
-use crate::app::{headless_app, train_exactly};
+use crate::app::{headless_app, send, steps, train_exactly, update_until};
 
 const SIDE: u32 = 96;
 const FRAMES: u32 = 12;
@@ -235,4 +235,33 @@ fn frame_i_is_taken_at_a_fixed_angle_so_videos_loop() {
     let turned = Quat::from_rotation_y(std::f32::consts::FRAC_PI_2) * at(0);
     assert!(quarter.distance(turned) < 1e-4, "{quarter} != {turned}");
     assert!((at(0).length() - spec.distance).abs() < 1e-5);
+}
+
+#[test]
+fn training_waits_for_a_recording_to_end() {
+    let dir = std::env::temp_dir().join(format!("neural-sphere-held-{}", std::process::id()));
+    let mut app = recording_app();
+    app.world_mut()
+        .write_message(RecordOrbit(spec(&dir.join("frames"))));
+    app.update();
+    assert!(app.world().resource::<RecordingStatus>().is_busy());
+    for command in [
+        SphereCommand::Resume,
+        SphereCommand::Step,
+        SphereCommand::SetGrid(20),
+    ] {
+        send(&mut app, command);
+    }
+    while app.world().resource::<RecordingStatus>().is_busy() {
+        assert_eq!(steps(&app), 1500, "the sphere changed during the recording");
+        assert_eq!(app.world().resource::<SphereSettings>().grid, 40);
+        app.update();
+    }
+    let status = app.world().resource::<RecordingStatus>().clone();
+    assert!(matches!(status, RecordingStatus::Done { .. }), "{status:?}");
+    // Then the held commands apply, in order.
+    update_until(&mut app, "training to resume", |app| steps(app) > 1501);
+    assert!(!app.world().resource::<SphereSettings>().paused);
+    assert_eq!(app.world().resource::<SphereSettings>().grid, 20);
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -4,7 +4,7 @@ use bevy_neural_sphere::{
     Checkpoint, CpuBackend, Preset, SphereNet, StepStats, TrainConfig, Trainer, grid_points,
     sphere_metrics,
 };
-use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
+use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
@@ -126,6 +126,77 @@ fn checkpoints_round_trip() {
         .to_string();
     assert!(err.contains("corrupt.mpk"), "{err}");
     assert!(Checkpoint::<B>::load(&dir.join("missing.mpk"), &device).is_err());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Sets every parameter of a network to one value.
+struct Fill(f32);
+
+impl<Be: Backend> ModuleMapper<Be> for Fill {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<Be, D>>) -> Param<Tensor<Be, D>> {
+        let value = self.0;
+        param.map(|t| t.zeros_like().add_scalar(value))
+    }
+}
+
+#[test]
+fn checkpoints_with_values_no_run_writes_are_refused() {
+    type Inner = <B as AutodiffBackend>::InnerBackend;
+    let dir = std::env::temp_dir().join(format!("neural-sphere-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let device = Default::default();
+    let t = trainer(TrainConfig::new());
+    let save = |name: &str, config: TrainConfig, fill: Option<f32>| {
+        let model = t.model().valid();
+        let model = match fill {
+            Some(value) => model.map(&mut Fill(value)),
+            None => model,
+        };
+        let checkpoint = Checkpoint::<Inner> {
+            config,
+            steps: 1,
+            model,
+        };
+        checkpoint.save(&dir.join(name)).unwrap()
+    };
+    // The notebook's clamp is 2.
+    for (name, config, fill, says) in [
+        ("nan", TrainConfig::new(), Some(f32::NAN), "not finite"),
+        (
+            "infinite",
+            TrainConfig::new(),
+            Some(f32::INFINITY),
+            "not finite",
+        ),
+        (
+            "unclamped",
+            TrainConfig::new(),
+            Some(2.5),
+            "outside the clamp",
+        ),
+        (
+            "odd-batch",
+            TrainConfig::new().with_batch(7),
+            None,
+            "batch 7",
+        ),
+        (
+            "no-lr",
+            TrainConfig::new().with_lr(-1.0),
+            None,
+            "learning rate",
+        ),
+    ] {
+        let path = save(name, config, fill);
+        let err = Checkpoint::<Inner>::load(&path, &device)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(name) && err.contains(says), "{name}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    // Values at the clamp itself are what clamping writes.
+    let at_clamp = save("at-clamp", TrainConfig::new(), Some(2.0));
+    assert!(Checkpoint::<Inner>::load(&at_clamp, &device).is_ok());
     std::fs::remove_dir_all(dir).unwrap();
 }
 
