@@ -352,6 +352,7 @@ impl Worker {
             if self.mapping_due() {
                 self.publish_mapping();
             }
+            self.forget_idle_credit();
             let steps = self.steps_now();
             if steps > 0 {
                 self.train(steps);
@@ -497,6 +498,26 @@ impl Worker {
             }
             self.phase = phase;
             self.send(Report::Phase(phase));
+        }
+    }
+
+    /// Keeps a step limit a cap on the rate from now on: time spent not training (starting,
+    /// mapping, waiting for the machine) earns no burst of steps later.
+    fn forget_idle_credit(&mut self) {
+        let Some(rate) = self.limit else {
+            return;
+        };
+        let (since, at) = self.limit_since;
+        let taken = self.network.steps_done().saturating_sub(at) as f64;
+        let earned = since.elapsed().as_secs_f64() * rate;
+        let slack = (rate * CHUNK.as_secs_f64()).max(1.0);
+        if earned - taken > slack {
+            let owed = Duration::from_secs_f64(slack / rate);
+            let now = Instant::now();
+            self.limit_since = (
+                now.checked_sub(owed).unwrap_or(now),
+                self.network.steps_done(),
+            );
         }
     }
 

@@ -133,12 +133,14 @@ fn a_step_limit_holds_training_back() {
     update_until(&mut app, "training", |app| steps(app) > 0);
     let (start, at) = (std::time::Instant::now(), steps(&app));
     update_until(&mut app, "100 steps", |app| steps(app) >= at + 100);
-    // At most 50 steps a second, give or take the step whose loss is still on its way when
-    // the clock starts; unlimited, this machine trains hundreds.
+    // At most 50 steps a second, give or take the steps whose losses are still on their way
+    // when the clock starts and the one step of slack the limit allows; unlimited, this
+    // machine trains hundreds. However long the thread took to start (tests share two cores),
+    // that time earns no burst.
     let seconds = start.elapsed().as_secs_f64();
     let taken = steps(&app) - at;
     assert!(
-        taken as f64 <= 50.0 * seconds + 2.0,
+        taken as f64 <= 50.0 * seconds + 5.0,
         "{taken} steps in {seconds:.2} s"
     );
 }
