@@ -18,3 +18,4 @@ pub(crate) mod texture;
 pub(crate) mod training;
 #[cfg(feature = "ui")]
 pub(crate) mod ui;
+pub(crate) mod video;

@@ -1,16 +1,12 @@
 //! Orbit videos: a camera circles the sphere in fixed steps, each frame renders offscreen, comes
-//! back as a screenshot and goes, in order, to an encoder thread that writes MP4 (through the
-//! system `ffmpeg`), GIF or numbered PNG frames.
+//! back as a screenshot and goes to the encoder thread (see `video`).
 //!
 //! Frame `i` of `n` is taken at `360° · orbits · i / n` whatever the machine's speed, so the
-//! video loops. Training is paused while recording and resumes afterwards.
+//! video loops. Training is paused while recording and resumes afterwards; commands that
+//! would change the sphere meanwhile wait (see [`SphereCommand`](crate::SphereCommand)).
 
-use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::Sender;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -22,6 +18,7 @@ use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 
 use super::plugin::SphereSettings;
 use super::training::TrainingState;
+use super::video::{find_ffmpeg, spawn_encoder};
 use crate::Error;
 use crate::learn::worker::TrainingPhase;
 
@@ -396,210 +393,4 @@ fn finish_recording(
     commands.entity(recording.camera).despawn();
     images.remove(&recording.target);
     settings.paused = recording.was_paused;
-}
-
-/// Opens the output and starts the thread that writes the frames in order.
-fn spawn_encoder(
-    spec: &OrbitSpec,
-    format: VideoFormat,
-) -> Result<(Sender<(u32, Image)>, JoinHandle<Result<(), Error>>), Error> {
-    let sink = FrameSink::open(spec, format)?;
-    let (sender, receiver) = channel();
-    let total = spec.frames;
-    let encoder = std::thread::Builder::new()
-        .name("orbit encoder".into())
-        .spawn(move || sink.write_in_order(receiver, total))
-        .map_err(|e| Error::Recording(format!("cannot start the encoder thread: {e}")))?;
-    Ok((sender, encoder))
-}
-
-/// Where the frames go.
-enum FrameSink {
-    Mp4 {
-        path: PathBuf,
-        ffmpeg: Child,
-        input: BufWriter<ChildStdin>,
-    },
-    Gif {
-        path: PathBuf,
-        encoder: gif::Encoder<BufWriter<File>>,
-        /// Frame delay in hundredths of a second.
-        delay: u16,
-    },
-    Png {
-        folder: PathBuf,
-    },
-}
-
-impl FrameSink {
-    fn open(spec: &OrbitSpec, format: VideoFormat) -> Result<Self, Error> {
-        let path = spec.out.clone();
-        let io = |source| Error::Io {
-            path: path.clone(),
-            source,
-        };
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(io)?;
-        }
-        Ok(match format {
-            VideoFormat::Mp4 => {
-                let mut ffmpeg = Command::new(find_ffmpeg()?)
-                    .args([
-                        "-y",
-                        "-loglevel",
-                        "error",
-                        "-f",
-                        "rawvideo",
-                        "-pix_fmt",
-                        "rgba",
-                    ])
-                    .args(["-s", &format!("{}x{}", spec.size.x, spec.size.y)])
-                    .args(["-r", &spec.fps.to_string(), "-i", "-"])
-                    .args([
-                        "-c:v",
-                        "libx264",
-                        "-pix_fmt",
-                        "yuv420p",
-                        "-movflags",
-                        "+faststart",
-                    ])
-                    .arg(&path)
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .map_err(io)?;
-                let input = BufWriter::new(ffmpeg.stdin.take().expect("stdin is piped"));
-                Self::Mp4 {
-                    path,
-                    ffmpeg,
-                    input,
-                }
-            }
-            VideoFormat::Gif => {
-                let file = BufWriter::new(File::create(&path).map_err(io)?);
-                let mut encoder =
-                    gif::Encoder::new(file, spec.size.x as u16, spec.size.y as u16, &[])
-                        .map_err(|e| gif_error(&path, e))?;
-                encoder
-                    .set_repeat(gif::Repeat::Infinite)
-                    .map_err(|e| gif_error(&path, e))?;
-                Self::Gif {
-                    delay: (100.0 / spec.fps as f64).round().max(1.0) as u16,
-                    path,
-                    encoder,
-                }
-            }
-            VideoFormat::PngFrames => {
-                std::fs::create_dir_all(&path).map_err(io)?;
-                Self::Png { folder: path }
-            }
-        })
-    }
-
-    /// Writes frames as they arrive, reordered by index, until the channel closes.
-    fn write_in_order(mut self, frames: Receiver<(u32, Image)>, total: u32) -> Result<(), Error> {
-        let mut waiting = BTreeMap::new();
-        let mut next = 0;
-        for (index, image) in frames {
-            waiting.insert(index, image);
-            while let Some(image) = waiting.remove(&next) {
-                self.write(next, image)?;
-                next += 1;
-            }
-        }
-        if next < total {
-            return Err(Error::Recording(format!(
-                "only {next} of {total} frames came back from the renderer"
-            )));
-        }
-        self.finish()
-    }
-
-    fn write(&mut self, index: u32, image: Image) -> Result<(), Error> {
-        let mut rgba = image
-            .try_into_dynamic()
-            .map_err(|e| Error::Recording(format!("frame {index} cannot be read: {e}")))?
-            .to_rgba8();
-        match self {
-            Self::Mp4 { path, input, .. } => input.write_all(&rgba).map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            }),
-            Self::Gif {
-                path,
-                encoder,
-                delay,
-            } => {
-                let (width, height) = (rgba.width() as u16, rgba.height() as u16);
-                let mut frame = gif::Frame::from_rgba_speed(width, height, &mut rgba, 10);
-                frame.delay = *delay;
-                encoder.write_frame(&frame).map_err(|e| gif_error(path, e))
-            }
-            Self::Png { folder } => {
-                let path = folder.join(format!("frame_{index:04}.png"));
-                rgba.save(&path).map_err(|e| Error::Image {
-                    path,
-                    reason: e.to_string(),
-                })
-            }
-        }
-    }
-
-    fn finish(self) -> Result<(), Error> {
-        match self {
-            Self::Mp4 {
-                path,
-                ffmpeg,
-                input,
-            } => {
-                let io = |source| Error::Io {
-                    path: path.clone(),
-                    source,
-                };
-                // Closing its input ends ffmpeg's stream.
-                input.into_inner().map_err(|e| io(e.into_error()))?;
-                let output = ffmpeg.wait_with_output().map_err(io)?;
-                if output.status.success() {
-                    Ok(())
-                } else {
-                    let said = String::from_utf8_lossy(&output.stderr);
-                    Err(Error::Recording(format!(
-                        "ffmpeg failed writing {}: {}",
-                        path.display(),
-                        said.lines().next().unwrap_or("no message")
-                    )))
-                }
-            }
-            Self::Gif { path, encoder, .. } => {
-                let mut file = encoder.into_inner().map_err(|e| gif_error(&path, e))?;
-                file.flush().map_err(|source| Error::Io { path, source })
-            }
-            Self::Png { .. } => Ok(()),
-        }
-    }
-}
-
-fn gif_error(path: &Path, e: gif::EncodingError) -> Error {
-    Error::Image {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    }
-}
-
-/// The `ffmpeg` on `PATH`, or an error that says how to install it.
-fn find_ffmpeg() -> Result<&'static str, Error> {
-    match Command::new("ffmpeg")
-        .arg("-version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-    {
-        Ok(_) => Ok("ffmpeg"),
-        Err(_) => Err(Error::Recording(
-            "MP4 needs ffmpeg on PATH: install the ffmpeg package (apt install ffmpeg), or \
-             record a .gif or a folder of PNG frames instead"
-                .into(),
-        )),
-    }
 }

@@ -265,3 +265,44 @@ fn training_waits_for_a_recording_to_end() {
     assert_eq!(app.world().resource::<SphereSettings>().grid, 20);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_failed_recording_leaves_nothing_behind_and_the_app_runs_on() {
+    let dir = std::env::temp_dir().join(format!("neural-sphere-fail-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut app = recording_app();
+
+    // An output folder that cannot be made: its parent is a file.
+    let blocker = dir.join("not-a-folder");
+    std::fs::write(&blocker, b"").unwrap();
+    let status = record(&mut app, spec(&blocker.join("orbit.gif")));
+    assert!(
+        matches!(&status, RecordingStatus::Failed(e) if e.contains("not-a-folder")),
+        "{status:?}"
+    );
+
+    // A full disk: the GIF is written under its staging name, here a link to /dev/full.
+    let full = dir.join("full.gif");
+    std::os::unix::fs::symlink("/dev/full", dir.join(".full.gif.part")).unwrap();
+    let status = record(&mut app, spec(&full));
+    assert!(
+        matches!(&status, RecordingStatus::Failed(e) if e.contains("full.gif")),
+        "{status:?}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        left,
+        ["not-a-folder"],
+        "a failed recording left files behind"
+    );
+
+    // The app keeps its network and trains on.
+    assert_eq!(steps(&app), 1500);
+    assert!(app.world().resource::<SphereSettings>().paused, "as it was");
+    send(&mut app, SphereCommand::Resume);
+    update_until(&mut app, "training to go on", |app| steps(app) > 1500);
+    std::fs::remove_dir_all(dir).unwrap();
+}
