@@ -75,7 +75,7 @@ impl fmt::Display for BackendChoice {
 impl BackendKind {
     /// Picks the backend for the GPU adapter there is (`None`: no usable adapter).
     ///
-    /// Only an explicit [`BackendKind::Wgpu`] without an adapter is an error.
+    /// Only an explicit [`BackendKind::Wgpu`] without an adapter it can train on is an error.
     pub fn choose(self, adapter: Option<&AdapterInfo>) -> Result<BackendChoice, Error> {
         let cpu = |reason: String| BackendChoice {
             kind: Self::Cpu,

@@ -139,22 +139,21 @@ impl PointSet {
     }
 
     /// Makes room for `points` points: new buffers, if these are too small, that the material
-    /// reads from now on. Returns whether the buffers changed.
+    /// reads from now on.
     pub fn reserve(
         &mut self,
         points: usize,
         device: &RenderDevice,
         materials: &mut Assets<PointMaterial>,
-    ) -> bool {
+    ) {
         if points <= self.buffers.capacity() {
-            return false;
+            return;
         }
         self.buffers = PointBuffers::new(device, points);
         if let Some(mut material) = materials.get_mut(&self.material) {
             material.sources = self.buffers.sources.clone();
             material.positions = self.buffers.positions.clone();
         }
-        true
     }
 }
 
@@ -317,16 +316,15 @@ impl PointWriter<'_, '_> {
     }
 
     /// Replaces the grid's points with a grid of `points`, placed on the square until the
-    /// network maps them. Returns whether the buffers changed, so the copy target did too.
-    pub fn regrid(&mut self, points: &[[f32; 2]]) -> bool {
-        let grown = (self.assets.grid).reserve(points.len(), &self.device, &mut self.materials);
+    /// network maps them. The buffers may be new: ask for [`PointWriter::gpu_target`] again.
+    pub fn regrid(&mut self, points: &[[f32; 2]]) {
+        (self.assets.grid).reserve(points.len(), &self.device, &mut self.materials);
         self.assets.grid.buffers.write_sources(&self.queue, points);
         self.grid
             .iter()
             .for_each(|entity| self.commands.entity(entity).despawn());
         let side = (points.len() as f64).sqrt().round() as u32;
         spawn_points(&mut self.commands, &self.assets, side);
-        grown
     }
 
     /// Shows the training batch: its sources and positions in the batch buffers, one point
