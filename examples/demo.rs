@@ -8,6 +8,7 @@
 //! ```
 
 use std::path::Path;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -21,7 +22,7 @@ use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 use bevy_neural_sphere::{
     BackendKind, ImageLibrary, NeuralSpherePlugin, NeuralSphereUiPlugin, Preset, SphereCamera,
-    SphereCameraPlugin, SphereQuality, TrainingState,
+    SphereCameraPlugin, SphereQuality, TrainingState, render_adapter,
 };
 use clap::Parser;
 
@@ -53,9 +54,13 @@ struct Args {
     log_fps: bool,
 }
 
-fn main() {
+fn main() -> ExitCode {
     let started = Instant::now();
     let args = Args::parse();
+    if let Err(e) = render_adapter() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let images = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/images");
     let mut files: Vec<_> = std::fs::read_dir(&images)
         .map(|dir| dir.filter_map(|entry| Some(entry.ok()?.path())).collect())
@@ -111,6 +116,7 @@ fn main() {
         }
         Some(frames) => time_frames(app, frames, args.preset, started),
     }
+    ExitCode::SUCCESS
 }
 
 /// Renders 1280x720 frames offscreen and prints how long the first picture took, then the

@@ -21,7 +21,7 @@ use bevy::winit::WinitPlugin;
 use bevy_neural_sphere::{
     BackendKind, Checkpoint, CpuBackend, Error, GpuBackend, ImageFit, NeuralSpherePlugin,
     OrbitSpec, Preset, RecordOrbit, RecordingStatus, SphereCommand, SphereSettings, Trainer,
-    TrainingDevice, TrainingState, load_image_file, training_device,
+    TrainingDevice, TrainingState, load_image_file, render_adapter, training_device,
 };
 use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
@@ -97,6 +97,7 @@ fn run(args: &Args) -> Result<(), Error> {
     };
     // Everything that can fail early does, before any training or rendering.
     spec.validate()?;
+    render_adapter()?;
     let texture = match &args.image {
         Some(path) => Some(load_image_file(path, ImageFit::Letterbox)?),
         None => None,

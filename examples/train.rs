@@ -46,6 +46,9 @@ struct Args {
     /// Points drawn per step (even), overriding the preset's.
     #[arg(long)]
     batch: Option<usize>,
+    /// Bound on every parameter after each step, overriding the preset's 2.
+    #[arg(long)]
+    clamp: Option<f32>,
     /// Hidden layer widths, overriding the preset's network, for example 64,64,64.
     #[arg(long, value_delimiter = ',')]
     hidden: Option<Vec<usize>>,
@@ -77,6 +80,7 @@ fn run(args: &Args) -> Result<(), Error> {
     config.temperature = args.temperature.unwrap_or(config.temperature);
     config.lr = args.lr.unwrap_or(config.lr);
     config.batch = args.batch.unwrap_or(config.batch);
+    config.clamp = args.clamp.unwrap_or(config.clamp);
     if let Some(hidden) = &args.hidden {
         config.model = SphereNetConfig::new()
             .with_activations(vec![args.activation; hidden.len()])
@@ -124,7 +128,11 @@ fn train<B: AutodiffBackend>(
     let started = Instant::now();
     let mut history: Vec<StepStats> = Vec::with_capacity(args.steps);
     while history.len() < args.steps {
+        let recovered = trainer.recoveries().len();
         let chunk = trainer.train((args.steps - history.len()).min(100));
+        for recovery in &trainer.recoveries()[recovered..] {
+            bar.suspend(|| println!("{recovery}"));
+        }
         bar.set_message(format!("{:.1}", mean_loss(&chunk)));
         bar.inc(chunk.len() as u64);
         history.extend(chunk);
@@ -152,6 +160,14 @@ fn train<B: AutodiffBackend>(
         tail.len(),
         model_path.display(),
     );
+    if let Some(last) = trainer.recoveries().last() {
+        println!(
+            "went back to a finite network {} times after non-finite losses; learning rate now \
+             {:.3e}",
+            trainer.recoveries().len(),
+            last.lr
+        );
+    }
     let measuring = Instant::now();
     let sphere = sphere_metrics(&mapped);
     let grid = grid_metrics(args.grid, &mapped);

@@ -7,8 +7,8 @@ mod scene;
 
 pub use error::Error;
 pub use learn::backend::{
-    BackendChoice, BackendKind, CpuBackend, GpuBackend, TrainingDevice, share_wgpu_device,
-    training_device, wgpu_device, wgpu_setup,
+    BackendChoice, BackendKind, CpuBackend, GpuBackend, TrainingDevice, render_adapter,
+    share_wgpu_device, training_device, wgpu_device, wgpu_setup,
 };
 pub use learn::checkpoint::{CHECKPOINT_EXTENSION, Checkpoint};
 pub use learn::export::{write_grid_csv, write_loss_csv, write_ply};
@@ -21,6 +21,7 @@ pub use learn::metrics::{
 };
 pub use learn::model::{Activation, SphereNet, SphereNetConfig, SphereNetRecord, dropout_mask};
 pub use learn::objective::{Objective, cosine_similarity, seed_loss, uniformity_loss};
+pub use learn::recovery::Recovery;
 pub use learn::trainer::{PendingSteps, Preset, StepStats, TrainConfig, Trainer, eval};
 pub use learn::worker::TrainingPhase;
 #[cfg(feature = "camera")]
@@ -33,7 +34,8 @@ pub use scene::quality::SphereQuality;
 pub use scene::record::{OrbitSpec, RecordOrbit, RecordingStatus, VideoFormat};
 pub use scene::render_device::BurnWgpuDevice;
 pub use scene::texture::{
-    ImageFit, SphereImage, fit_image, load_image_file, sample_texture, uv_test_grid,
+    ImageFit, MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, SphereImage, fit_image, load_image_file,
+    sample_texture, uv_test_grid,
 };
 pub use scene::training::TrainingState;
 #[cfg(feature = "ui")]

@@ -167,6 +167,18 @@ pub fn wgpu_setup() -> Result<WgpuSetup, Error> {
     open_device(instance, adapter)
 }
 
+/// The adapter Bevy will draw with, or an error that says there is none: without an adapter
+/// Bevy's renderer panics at start, so the `demo` and `record` examples ask first.
+pub fn render_adapter() -> Result<wgpu::AdapterInfo, Error> {
+    let (_, adapter) = best_adapter().map_err(|e| {
+        Error::Gpu(format!(
+            "nothing to draw with: {e} (install a Vulkan driver: mesa-vulkan-drivers gives \
+             software Vulkan on Linux; the `train` example needs none)"
+        ))
+    })?;
+    Ok(adapter.get_info())
+}
+
 /// wgpu's best adapter, or what wgpu said when it found none.
 fn best_adapter() -> Result<(wgpu::Instance, wgpu::Adapter), String> {
     let instance =

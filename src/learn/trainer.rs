@@ -1,10 +1,9 @@
 //! The training loop: hyper-parameters, one optimiser step, evaluation.
 
 use burn::module::{AutodiffModule, ModuleMapper, Param};
-use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::lr_scheduler::LrScheduler;
 use burn::optim::lr_scheduler::step::{StepLrScheduler, StepLrSchedulerConfig};
-use burn::optim::{Adam, AdamConfig, GradientsParams, Optimizer};
+use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use std::pin::Pin;
 use std::str::FromStr;
 
@@ -18,6 +17,7 @@ use rand::{RngExt, SeedableRng};
 use super::checkpoint::Checkpoint;
 use super::model::{Activation, SphereNet, SphereNetConfig, dropout_mask};
 use super::objective::{Objective, seed_loss, uniformity_loss};
+use super::recovery::{RECOVERY_LR_FACTOR, Recovery, Snapshot, Snapshots, SphereAdam};
 use crate::Error;
 
 /// Hyper-parameters of a training run. The defaults are the notebook's.
@@ -189,8 +189,12 @@ pub struct StepStats {
     pub lr: f64,
 }
 
-/// Steps taken whose losses are on their way back from the device.
+/// Steps taken whose losses are on their way back from the device; [`Trainer::collect`] takes
+/// them in.
 pub struct PendingSteps {
+    /// The trainer's count of recoveries when the steps were taken: steps taken before a
+    /// recovery were undone by it.
+    recoveries: usize,
     stats: Vec<StepStats>,
     read: Option<Pin<Box<dyn Future<Output = Result<TensorData, ExecutionError>> + Send>>>,
     /// The read, if it finished when it was queued (always, on the CPU).
@@ -199,13 +203,19 @@ pub struct PendingSteps {
 
 impl PendingSteps {
     fn new(
+        recoveries: usize,
         stats: Vec<StepStats>,
         read: Option<impl Future<Output = Result<TensorData, ExecutionError>> + Send + 'static>,
     ) -> Self {
         let mut read = read.map(|r| Box::pin(r) as Pin<Box<dyn Future<Output = _> + Send>>);
         // The first poll queues the read on the device; it completes at once on the CPU.
         let done = read.as_mut().and_then(|r| block_on(poll_once(r)));
-        Self { stats, read, done }
+        Self {
+            recoveries,
+            stats,
+            read,
+            done,
+        }
     }
 
     /// Steps taken.
@@ -219,11 +229,12 @@ impl PendingSteps {
     }
 
     /// Waits for the losses and returns what each step did.
-    pub fn wait(self) -> Vec<StepStats> {
+    fn wait(self) -> Vec<StepStats> {
         let Self {
             mut stats,
             read,
             done,
+            ..
         } = self;
         let data = match (done, read) {
             (Some(data), _) => data,
@@ -245,7 +256,7 @@ pub struct Trainer<B: AutodiffBackend> {
     config: TrainConfig,
     device: B::Device,
     model: SphereNet<B>,
-    optimizer: OptimizerAdaptor<Adam, SphereNet<B>, B>,
+    optimizer: SphereAdam<B>,
     scheduler: StepLrScheduler,
     rng: Xoshiro256PlusPlus,
     steps_done: usize,
@@ -253,6 +264,9 @@ pub struct Trainer<B: AutodiffBackend> {
     last_batch: Vec<[f32; 2]>,
     /// Dropout masks for [`Trainer::map_with_dropout`], apart from the training stream.
     view_rng: Xoshiro256PlusPlus,
+    /// States to go back to when the run goes non-finite.
+    snapshots: Snapshots<B>,
+    recoveries: Vec<Recovery>,
 }
 
 impl<B: AutodiffBackend> Trainer<B> {
@@ -284,14 +298,12 @@ impl<B: AutodiffBackend> Trainer<B> {
         steps_done: usize,
         device: &B::Device,
     ) -> Self {
-        let optimizer = AdamConfig::new()
-            .with_beta_1(0.9)
-            .with_beta_2(0.999)
-            .with_epsilon(1e-8)
-            .init();
+        let optimizer = adam();
         Self {
             scheduler: scheduler_at(&config, steps_done),
             view_rng: Xoshiro256PlusPlus::seed_from_u64(!config.seed),
+            snapshots: Snapshots::new(Snapshot::take(steps_done, &model, &optimizer, &rng)),
+            recoveries: Vec::new(),
             config,
             device: device.clone(),
             model,
@@ -341,17 +353,26 @@ impl<B: AutodiffBackend> Trainer<B> {
         self.steps_done
     }
 
-    /// Runs `steps` optimiser steps and returns what each did.
+    /// Runs `steps` optimiser steps and returns what each did, one [`StepStats`] per step
+    /// index from [`Trainer::steps_done`] on, every loss finite.
     ///
-    /// The losses stay on the device until the last step, then come back in one read.
+    /// The losses stay on the device until the last step, then come back in one read. Steps
+    /// whose loss comes back non-finite are taken again after a [`Recovery`].
     pub fn train(&mut self, steps: usize) -> Vec<StepStats> {
-        self.train_deferred(steps).wait()
+        let mut stats = Vec::with_capacity(steps);
+        while stats.len() < steps {
+            let pending = self.train_deferred(steps - stats.len());
+            stats.extend(self.collect(pending));
+        }
+        stats
     }
 
     /// Runs `steps` optimiser steps without waiting for their losses: the read of all of them
-    /// is queued on the device behind the steps, and [`PendingSteps::wait`] collects it. On a
+    /// is queued on the device behind the steps, and [`Trainer::collect`] takes it in. On a
     /// GPU, the next steps can be submitted meanwhile, so the device never idles for a read.
     pub fn train_deferred(&mut self, steps: usize) -> PendingSteps {
+        let state = Snapshot::take(self.steps_done, &self.model, &self.optimizer, &self.rng);
+        self.snapshots.push(state);
         let mut losses = Vec::with_capacity(steps);
         let mut stats = Vec::with_capacity(steps);
         for _ in 0..steps {
@@ -364,7 +385,55 @@ impl<B: AutodiffBackend> Trainer<B> {
             });
         }
         let read = (!losses.is_empty()).then(|| Tensor::cat(losses, 0).into_data_async());
-        PendingSteps::new(stats, read)
+        PendingSteps::new(self.recoveries.len(), stats, read)
+    }
+
+    /// Waits for the losses of steps taken by [`Trainer::train_deferred`] and returns what
+    /// each did.
+    ///
+    /// When a loss is not finite, the network, Adam's moments and the random stream go back to
+    /// the newest state whose loss was finite, the learning rate is halved, training goes on
+    /// from the step that failed (recorded in [`Trainer::recoveries`]), and only the steps
+    /// before it are returned. Steps taken after the failed one, still pending, are then
+    /// returned as nothing: they were undone.
+    pub fn collect(&mut self, pending: PendingSteps) -> Vec<StepStats> {
+        if pending.recoveries != self.recoveries.len() {
+            return Vec::new();
+        }
+        let mut stats = pending.wait();
+        let Some(first) = stats.first().map(|s| s.step) else {
+            return stats;
+        };
+        let losses: Vec<f32> = stats.iter().map(|s| s.loss).collect();
+        if let Some(bad) = self.snapshots.check(first, &losses) {
+            self.recover(bad);
+            stats.truncate(bad - first);
+        }
+        stats
+    }
+
+    /// Goes back to the newest good state after step `bad`'s loss came back non-finite.
+    fn recover(&mut self, bad: usize) {
+        let (state, keep_moments) = self.snapshots.go_back();
+        self.model = state.model;
+        self.optimizer = match keep_moments {
+            true => self.optimizer.clone().load_record(state.optimizer),
+            false => adam(),
+        };
+        self.rng = state.rng;
+        self.steps_done = bad;
+        self.config.lr *= RECOVERY_LR_FACTOR;
+        self.scheduler = scheduler_at(&self.config, bad);
+        self.recoveries.push(Recovery {
+            step: bad,
+            back_to: state.step,
+            lr: self.config.lr,
+        });
+    }
+
+    /// Every time the run went non-finite and came back, oldest first.
+    pub fn recoveries(&self) -> &[Recovery] {
+        &self.recoveries
     }
 
     /// One optimiser step; returns its loss (still on the device) and learning rate.
@@ -421,11 +490,16 @@ impl<B: AutodiffBackend> Trainer<B> {
         eval(&self.model.valid(), points, &self.device)
     }
 
-    /// [`Trainer::eval`] that leaves the `[n, 3]` result on the device.
+    /// [`Trainer::eval`] that leaves the `[n, 3]` result on the device. Points the network
+    /// maps to no finite position (it went non-finite, and [`Trainer::collect`] has not seen
+    /// it yet) come out at the origin.
     pub fn eval_on_device(&self, points: &[[f32; 2]]) -> Tensor<B::InnerBackend, 2> {
-        self.model
+        let mapped = self
+            .model
             .valid()
-            .forward(points_tensor(points, &self.device), None)
+            .forward(points_tensor(points, &self.device), None);
+        // The output is L2-normalised: a non-finite input gives NaN, never an infinity.
+        mapped.clone().mask_fill(mapped.is_nan(), 0.0)
     }
 
     /// The points the latest step trained on (empty before the first step).
@@ -447,6 +521,15 @@ impl<B: AutodiffBackend> Trainer<B> {
             .collect();
         forward_points(&model, points, Some(&masks), &self.device)
     }
+}
+
+/// The notebook's Adam.
+fn adam<B: AutodiffBackend>() -> SphereAdam<B> {
+    AdamConfig::new()
+        .with_beta_1(0.9)
+        .with_beta_2(0.999)
+        .with_epsilon(1e-8)
+        .init()
 }
 
 /// The learning-rate schedule of `config` after `steps` steps.

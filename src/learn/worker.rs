@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use super::backend::{CpuBackend, GpuBackend, TrainingDevice};
 use super::checkpoint::Checkpoint;
 use super::gpu_copy::{GpuTarget, copy_to_buffer};
+use super::recovery::Recovery;
 use super::trainer::{PendingSteps, StepStats, TrainConfig, Trainer};
 use crate::Error;
 
@@ -79,6 +80,9 @@ pub(crate) enum Report {
     Phase(TrainingPhase),
     /// Steps taken, in order.
     Trained(Vec<StepStats>),
+    /// A step's loss was not finite: the network went back to an earlier state, and the next
+    /// steps reported follow on from the step that failed.
+    Recovered(Recovery),
     /// Where the network maps the points after `step` steps: in the GPU target (`on_gpu`),
     /// here (`host`), or both.
     Mapped {
@@ -235,6 +239,14 @@ impl Network {
         with_trainer!(self, t => t.train_deferred(steps))
     }
 
+    fn collect(&mut self, pending: PendingSteps) -> Vec<StepStats> {
+        with_trainer!(self, t => t.collect(pending))
+    }
+
+    fn recoveries(&self) -> &[Recovery] {
+        with_trainer!(self, t => t.recoveries())
+    }
+
     fn retune(&mut self, lr: f64, batch: usize) -> Result<(), Error> {
         with_trainer!(self, t => t.retune(lr, batch))
     }
@@ -281,6 +293,8 @@ struct Worker {
     limit_since: (Instant, usize),
     /// The steps taken last, whose losses are still coming back.
     in_flight: Option<PendingSteps>,
+    /// The network's recoveries reported so far.
+    recoveries_reported: usize,
     seconds_per_step: f64,
     /// The first step has not run yet on this device (kernels compile then).
     cold: bool,
@@ -326,6 +340,7 @@ impl Worker {
             limit: None,
             limit_since: (Instant::now(), 0),
             in_flight: None,
+            recoveries_reported: 0,
             seconds_per_step: 1e-3,
             points: Vec::new(),
             target: None,
@@ -474,6 +489,7 @@ impl Worker {
 
     fn replace(&mut self, network: Network, loaded: Option<PathBuf>) {
         self.network = network;
+        self.recoveries_reported = 0;
         self.generation += 1;
         self.mapped = None;
         self.limit_since = (Instant::now(), self.network.steps_done());
@@ -557,7 +573,7 @@ impl Worker {
         let pending = self.network.train_deferred(steps);
         self.single_steps = self.single_steps.saturating_sub(steps);
         if let Some(previous) = self.in_flight.replace(pending) {
-            self.send(Report::Trained(previous.wait()));
+            self.collect(previous);
         }
         let per_step = started.elapsed().as_secs_f64() / steps as f64;
         if self.cold {
@@ -577,7 +593,22 @@ impl Worker {
     /// Reports the steps whose losses are still coming back.
     fn settle(&mut self) {
         if let Some(pending) = self.in_flight.take() {
-            self.send(Report::Trained(pending.wait()));
+            self.collect(pending);
+        }
+    }
+
+    /// Reports the steps of `pending` once their losses are back, and the recoveries they
+    /// caused.
+    fn collect(&mut self, pending: PendingSteps) {
+        let stats = self.network.collect(pending);
+        self.send(Report::Trained(stats));
+        let recoveries = &self.network.recoveries()[self.recoveries_reported..];
+        if let Some(latest) = recoveries.last() {
+            let latest = latest.clone();
+            self.recoveries_reported += recoveries.len();
+            self.send(Report::Recovered(latest));
+            // The network went back: what it maps now is new.
+            self.generation += 1;
         }
     }
 
@@ -623,16 +654,29 @@ impl Worker {
             },
             None => false,
         };
-        let host = (!on_gpu || self.read_back).then(|| self.network.eval(&self.points));
-        self.read_back = false;
+        // A network that went non-finite, whose steps are not collected yet, maps nowhere: the
+        // points keep their positions until the collect brings it back.
+        let host = (!on_gpu || self.read_back)
+            .then(|| self.network.eval(&self.points))
+            .filter(|h| all_finite(h));
+        self.last_map = Some(Instant::now());
+        self.map_seconds = started.elapsed().as_secs_f64();
+        if !on_gpu && host.is_none() {
+            return;
+        }
+        self.read_back &= host.is_none();
         self.mapping_unread.store(true, Ordering::Release);
         self.send(Report::Mapped { step, on_gpu, host });
         if self.show_batch {
             let (points, mapped) = self.network.training_batch();
-            self.send(Report::Batch { points, mapped });
+            if all_finite(&mapped) {
+                self.send(Report::Batch { points, mapped });
+            }
         }
         self.mapped = Some((self.generation, step));
-        self.last_map = Some(Instant::now());
-        self.map_seconds = started.elapsed().as_secs_f64();
     }
+}
+
+fn all_finite(positions: &[[f32; 3]]) -> bool {
+    positions.iter().flatten().all(|c| c.is_finite())
 }

@@ -37,13 +37,32 @@ pub fn uv_test_grid() -> Image {
     to_bevy(pixels)
 }
 
-/// Reads an image file (PNG or JPEG) and fits it to a square texture.
+/// The widest and tallest image [`load_image_file`] decodes, in pixels.
+pub const MAX_IMAGE_SIDE: u32 = 16_384;
+
+/// The most memory [`load_image_file`] lets a decoder allocate, in bytes.
+pub const MAX_IMAGE_BYTES: u64 = 512 << 20;
+
+/// Reads an image file (PNG or JPEG, told apart by its contents) and fits it to a square
+/// texture.
+///
+/// Files wider or taller than [`MAX_IMAGE_SIDE`], or that would take more than
+/// [`MAX_IMAGE_BYTES`] to decode, are refused before their pixels are read.
 pub fn load_image_file(path: &Path, fit: ImageFit) -> Result<Image, Error> {
-    let image = image::open(path).map_err(|e| Error::Image {
+    let fail = |e: image::ImageError| Error::Image {
         path: path.to_path_buf(),
         reason: e.to_string(),
-    })?;
-    Ok(fit_image(&image, fit))
+    };
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(MAX_IMAGE_BYTES);
+    let mut reader = image::ImageReader::open(path)
+        .map_err(|e| fail(e.into()))?
+        .with_guessed_format()
+        .map_err(|e| fail(e.into()))?;
+    reader.limits(limits);
+    Ok(fit_image(&reader.decode().map_err(fail)?, fit))
 }
 
 /// Fits an image to a square texture, letterboxed or cropped.

@@ -15,6 +15,7 @@ use super::render_device::BurnWgpuDevice;
 use crate::Error;
 use crate::learn::backend::{BackendKind, TrainingDevice};
 use crate::learn::history::LossHistory;
+use crate::learn::recovery::Recovery;
 use crate::learn::worker::{Report, Request, TrainingPhase, TrainingWorker};
 
 /// Training progress, for display.
@@ -41,6 +42,9 @@ pub struct TrainingState {
     pub error: Option<String>,
     /// The latest success worth telling (a checkpoint saved, a grid exported).
     pub notice: Option<String>,
+    /// The latest time a step's loss came back non-finite and training went back to an
+    /// earlier network with a lower learning rate; cleared when the network is replaced.
+    pub recovery: Option<Recovery>,
     /// What the current network was trained with.
     pub trained_with: String,
 }
@@ -285,6 +289,7 @@ pub(crate) fn collect_reports(
                     state.report(Ok(format!("loaded {from}")));
                 }
                 state.history.clear();
+                state.recovery = None;
                 state.steps = steps;
                 state.positions_step = None;
                 trainer.speed.clear();
@@ -293,6 +298,13 @@ pub(crate) fn collect_reports(
                 trainer.sent = Sent::of(&settings);
             }
             Report::Phase(phase) => state.phase = phase,
+            Report::Recovered(recovery) => {
+                warn!("{recovery}");
+                // The lowered rate is what the panel shows and sends from now on.
+                settings.train.lr = recovery.lr;
+                trainer.sent.lr = recovery.lr;
+                state.recovery = Some(recovery);
+            }
             Report::Trained(stats) => {
                 if let Some(last) = stats.last() {
                     state.steps = last.step + 1;

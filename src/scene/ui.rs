@@ -285,6 +285,9 @@ fn panel(
                 if let Some(notice) = &state.notice {
                     ui.colored_label(egui::Color32::LIGHT_GREEN, notice);
                 }
+                if let Some(recovery) = &state.recovery {
+                    ui.colored_label(egui::Color32::YELLOW, recovery.to_string());
+                }
                 progress(ui, &state, &edited, &time);
                 training(ui, &mut edited, panel, &mut commands);
                 egui::CollapsingHeader::new("Quality")

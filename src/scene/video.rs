@@ -209,18 +209,18 @@ impl FrameSink {
         let error = match self.encoder {
             Encoder::Mp4 { mut ffmpeg, input } => {
                 drop(input);
-                let stopped = ffmpeg.try_wait().ok().flatten();
-                match stopped {
-                    Some(status) if !status.success() => {
-                        let output = ffmpeg.wait_with_output();
-                        let said = output.map(|o| o.stderr).unwrap_or_default();
-                        ffmpeg_error(&self.out, &said)
+                // A frame that could not be written because ffmpeg closed its end: ffmpeg
+                // stopped on its own, and says why. Any other failure stops ffmpeg here.
+                let ffmpeg_stopped = matches!(&error, Error::Io { source, .. }
+                    if source.kind() == std::io::ErrorKind::BrokenPipe);
+                if !ffmpeg_stopped {
+                    let _ = ffmpeg.kill();
+                }
+                match ffmpeg.wait_with_output() {
+                    Ok(output) if ffmpeg_stopped && !output.status.success() => {
+                        ffmpeg_error(&self.out, &output.stderr)
                     }
-                    _ => {
-                        let _ = ffmpeg.kill();
-                        let _ = ffmpeg.wait();
-                        error
-                    }
+                    _ => error,
                 }
             }
             Encoder::Gif { .. } | Encoder::Png => error,

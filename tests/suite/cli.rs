@@ -1,4 +1,4 @@
-//! The `train` and `record` examples as a user runs them.
+//! The `train`, `record` and `demo` examples as a user runs them.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -143,4 +143,53 @@ fn record_refuses_bad_input_in_one_line() {
         assert_eq!(message.trim_end().lines().count(), 1, "{args:?}: {message}");
         assert!(message.contains(says), "{args:?}: {message}");
     }
+}
+
+#[test]
+fn without_any_adapter_each_example_says_what_it_does_in_one_line() {
+    // Vulkan only, and no Vulkan driver: wgpu finds no adapter at all.
+    let no_adapter = |name: &str, args: &[&str]| {
+        example(name)
+            .args(args)
+            .env("WGPU_BACKEND", "vulkan")
+            .env("VK_ICD_FILENAMES", "/nonexistent.json")
+            .output()
+            .unwrap()
+    };
+    let out = temp_dir("no-adapter");
+    let out = out.to_str().unwrap();
+
+    let trained = no_adapter("train", &["--steps", "5", "--grid", "5", "--out", out]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    let said = String::from_utf8_lossy(&trained.stdout);
+    assert!(
+        said.contains("training on the CPU: no usable GPU adapter"),
+        "{said}"
+    );
+
+    let gif = format!("{out}/orbit.gif");
+    for (name, args, says) in [
+        (
+            "train",
+            vec!["--backend", "wgpu", "--out", out],
+            "--backend cpu",
+        ),
+        (
+            "record",
+            vec!["--out", &gif, "--train-steps", "5"],
+            "nothing to draw with",
+        ),
+        (
+            "demo",
+            vec!["--headless-frames", "5"],
+            "nothing to draw with",
+        ),
+    ] {
+        let output = no_adapter(name, &args);
+        let message = stderr(&output);
+        assert!(!output.status.success(), "{name} {args:?} succeeded");
+        assert_eq!(message.trim_end().lines().count(), 1, "{name}: {message}");
+        assert!(message.contains(says), "{name}: {message}");
+    }
+    std::fs::remove_dir_all(out).unwrap();
 }

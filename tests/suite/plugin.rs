@@ -6,7 +6,7 @@ use bevy::mesh::MeshTag;
 use bevy::prelude::*;
 use bevy_neural_sphere::{
     BackendKind, NeuralSpherePlugin, SphereCommand, SphereMapping, SpherePoint, SphereSettings,
-    SphereView, TrainingPhase,
+    SphereView, TrainConfig, TrainingPhase,
 };
 
 use crate::app::{headless_app, send, state, steps, train_exactly, update_until};
@@ -239,4 +239,22 @@ fn the_batch_view_shows_the_training_batch_instead_of_the_grid() {
     let visible: Vec<_> = points.iter(app.world()).collect();
     assert_eq!(visible.len(), 400);
     assert!(visible.iter().all(|v| **v != Visibility::Hidden));
+}
+
+#[test]
+fn a_run_that_goes_non_finite_is_shown_and_never_placed() {
+    // The config of trainer::a_run_that_goes_non_finite_goes_back_and_carries_on.
+    let diverging = TrainConfig::new().with_clamp(1e30).with_lr(1e9);
+    let mut app = headless_app(cpu_plugin(10).with_train_config(diverging.clone()));
+    update_until(&mut app, "a recovery and 300 steps", |app| {
+        let mapped = &app.world().resource::<SphereMapping>().mapped;
+        assert!(mapped.iter().flatten().all(|c| c.is_finite()), "{mapped:?}");
+        state(app).recovery.is_some() && steps(app) >= 300
+    });
+    let recovery = state(&app).recovery.clone().unwrap();
+    assert!(recovery.lr < diverging.lr);
+    // The panel shows, and a retune sends, the lowered rate.
+    let settings = app.world().resource::<SphereSettings>();
+    assert!(settings.train.lr <= recovery.lr, "{}", settings.train.lr);
+    assert!(state(&app).history.recent().all(|s| s.loss.is_finite()));
 }

@@ -289,6 +289,17 @@ fn a_failed_recording_leaves_nothing_behind_and_the_app_runs_on() {
         matches!(&status, RecordingStatus::Failed(e) if e.contains("full.gif")),
         "{status:?}"
     );
+    // ffmpeg stopping mid-stream: it writes under the staging name, a link to /dev/full, so it
+    // exits at the first frame while the next ones are still coming.
+    let mp4 = dir.join("full.mp4");
+    std::os::unix::fs::symlink("/dev/full", dir.join(".full.mp4.part")).unwrap();
+    let status = record(&mut app, spec(&mp4));
+    assert!(
+        matches!(&status, RecordingStatus::Failed(e)
+            if e.contains("ffmpeg failed writing") && e.contains("No space left")),
+        "{status:?}"
+    );
+
     let left: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name())

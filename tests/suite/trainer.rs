@@ -283,3 +283,34 @@ fn bad_configs_are_refused() {
         assert!(Trainer::<B>::new(config, &Default::default()).is_err());
     }
 }
+
+/// Parameters this free and steps this long overflow f32 in the forward pass within a few
+/// steps.
+fn diverging() -> TrainConfig {
+    TrainConfig::new().with_clamp(1e30).with_lr(1e9)
+}
+
+#[test]
+fn a_run_that_goes_non_finite_goes_back_and_carries_on() {
+    let mut t = trainer(diverging());
+    let stats = t.train(300);
+
+    assert!(stats.iter().enumerate().all(|(i, s)| s.step == i));
+    assert!(
+        stats.iter().all(|s| s.loss.is_finite()),
+        "{:?}",
+        losses(&stats)
+    );
+    let recoveries = t.recoveries();
+    assert!(!recoveries.is_empty(), "the run never went non-finite");
+    let mut lr = diverging().lr;
+    for r in recoveries {
+        assert!(r.back_to <= r.step, "{r}");
+        assert!(r.lr < lr, "{r} after a learning rate of {lr}");
+        lr = r.lr;
+    }
+    assert_eq!(t.config().lr, lr);
+    assert!(parameters(t.model()).iter().all(|p| p.is_finite()));
+    let mapped = t.eval(&grid_points(20));
+    assert!(mapped.iter().flatten().all(|c| c.is_finite()));
+}

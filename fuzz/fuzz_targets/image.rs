@@ -1,0 +1,20 @@
+//! Any bytes given to `load_image_file` give a square texture or an error, never a panic, within
+//! the crate's size limits.
+#![no_main]
+
+use bevy_neural_sphere::{ImageFit, load_image_file};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|bytes: &[u8]| {
+    let path = scratch_file("png");
+    std::fs::write(&path, bytes).unwrap();
+    // Both fits, without decoding every input twice.
+    let fit = [ImageFit::Letterbox, ImageFit::Crop][bytes.len() % 2];
+    if let Ok(image) = load_image_file(&path, fit) {
+        assert_eq!((image.width(), image.height()), (512, 512));
+    }
+});
+
+#[path = "scratch.rs"]
+mod scratch;
+use scratch::scratch_file;

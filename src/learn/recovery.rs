@@ -1,0 +1,139 @@
+//! Surviving a run that goes non-finite: states to go back to, and what going back did.
+//!
+//! The trainer keeps the state it had at the start of each chunk of steps. A state counts as
+//! good once the loss of its own step comes back finite (a non-finite parameter or moment
+//! would have made that loss non-finite). When a later loss comes back non-finite, the trainer
+//! returns to the newest good state, halves the learning rate and takes the steps again.
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use burn::optim::adaptor::OptimizerAdaptor;
+use burn::optim::{Adam, Optimizer};
+use burn::tensor::backend::AutodiffBackend;
+use rand::rngs::Xoshiro256PlusPlus;
+
+use super::model::SphereNet;
+
+/// Each recovery multiplies the learning rate by this.
+pub(crate) const RECOVERY_LR_FACTOR: f64 = 0.5;
+
+/// A return to the last finite state after a step's loss came back non-finite.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recovery {
+    /// The first step whose loss was not finite; training goes on from this step.
+    pub step: usize,
+    /// The step whose network and optimiser state training went back to.
+    pub back_to: usize,
+    /// The initial learning rate of the schedule from now on.
+    pub lr: f64,
+}
+
+impl fmt::Display for Recovery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "step {}: the loss was not finite; went back to the network of step {} and lowered \
+             the learning rate to {:.3e}",
+            self.step, self.back_to, self.lr
+        )
+    }
+}
+
+/// The trainer's optimiser.
+pub(crate) type SphereAdam<B> = OptimizerAdaptor<Adam, SphereNet<B>, B>;
+
+/// Adam's moments, per parameter.
+type AdamRecord<B> = <SphereAdam<B> as Optimizer<SphereNet<B>, B>>::Record;
+
+/// The trainer's state at the start of a step. Cheap to take: burn tensors are shared, not
+/// copied.
+pub(crate) struct Snapshot<B: AutodiffBackend> {
+    /// The step this state is at: the next step to take.
+    pub step: usize,
+    pub model: SphereNet<B>,
+    pub optimizer: AdamRecord<B>,
+    pub rng: Xoshiro256PlusPlus,
+}
+
+impl<B: AutodiffBackend> Clone for Snapshot<B> {
+    fn clone(&self) -> Self {
+        Self {
+            step: self.step,
+            model: self.model.clone(),
+            optimizer: self.optimizer.clone(),
+            rng: self.rng.clone(),
+        }
+    }
+}
+
+impl<B: AutodiffBackend> Snapshot<B> {
+    pub fn take(
+        step: usize,
+        model: &SphereNet<B>,
+        optimizer: &SphereAdam<B>,
+        rng: &Xoshiro256PlusPlus,
+    ) -> Self {
+        Self {
+            step,
+            model: model.clone(),
+            optimizer: optimizer.to_record(),
+            rng: rng.clone(),
+        }
+    }
+}
+
+/// The states a run can go back to.
+pub(crate) struct Snapshots<B: AutodiffBackend> {
+    /// The newest state whose step had a finite loss.
+    good: Snapshot<B>,
+    /// Recoveries to `good` so far; a second one restarts Adam's moments.
+    returns_to_good: usize,
+    /// States taken since, oldest first, whose steps' losses are not back yet.
+    unchecked: VecDeque<Snapshot<B>>,
+}
+
+impl<B: AutodiffBackend> Snapshots<B> {
+    /// Starts from a state known to be finite: a fresh network, or a loaded checkpoint's.
+    pub fn new(start: Snapshot<B>) -> Self {
+        Self {
+            good: start,
+            returns_to_good: 0,
+            unchecked: VecDeque::new(),
+        }
+    }
+
+    /// Keeps `state` until the loss of its step is back.
+    pub fn push(&mut self, state: Snapshot<B>) {
+        self.unchecked.push_back(state);
+    }
+
+    /// Takes in the losses of steps from `first` on, in order: the states at steps with a
+    /// finite loss become good. Returns the first step whose loss is not finite, if any.
+    pub fn check(&mut self, first: usize, losses: &[f32]) -> Option<usize> {
+        let bad = losses
+            .iter()
+            .position(|l| !l.is_finite())
+            .map(|i| first + i);
+        let checked_to = bad.unwrap_or(first + losses.len());
+        while let Some(state) = self.unchecked.front() {
+            if state.step >= checked_to {
+                break;
+            }
+            let state = self.unchecked.pop_front().expect("looked at it");
+            if state.step >= first {
+                self.good = state;
+                self.returns_to_good = 0;
+            }
+        }
+        bad
+    }
+
+    /// The state to go back to, and whether to keep its optimiser moments: not when going
+    /// back to it once already did not hold.
+    pub fn go_back(&mut self) -> (Snapshot<B>, bool) {
+        self.unchecked.clear();
+        self.returns_to_good += 1;
+        (self.good.clone(), self.returns_to_good == 1)
+    }
+}
