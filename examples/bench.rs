@@ -1,17 +1,26 @@
-//! Measures training steps per second of a preset's step on each backend.
+//! Measures training: steps per second of a preset's step on each backend, or how long the
+//! `closed` preset takes to close the sphere; beside the PyTorch reference when it is given.
 //!
 //! ```text
 //! cargo run --release --example bench -- --steps 3000 [--preset closed]
+//! cargo run --release --example bench -- --preset closed --steps 1000 \
+//!     --reference ../shared/reference/closed_reference.py
+//! cargo run --release --example bench -- --time-to-closed --seeds 5 \
+//!     --reference ../shared/reference/closed_reference.py
 //! ```
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Instant;
 
-use bevy_neural_sphere::{CpuBackend, GpuBackend, Preset, Trainer, wgpu_device};
+use bevy_neural_sphere::{
+    CpuBackend, GpuBackend, Preset, Trainer, UniformityBackend, grid_metrics, grid_points,
+    sphere_metrics, wgpu_device,
+};
 use burn::backend::{Autodiff, NdArray};
-use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
 
-/// Time a preset's training step on each backend.
+/// Time a preset's training step on each backend, or the closed preset's time to close.
 #[derive(Parser)]
 struct Args {
     /// `seed` (the notebook's step: 1000 points, two dropout passes) or `closed`.
@@ -23,10 +32,33 @@ struct Args {
     /// Timed steps on wgpu (slow on software Vulkan).
     #[arg(long, default_value_t = 200)]
     wgpu_steps: usize,
+    /// Instead of speed: train the closed preset on the CPU, check the 100×100 grid every 100
+    /// steps, and report per seed when it first meets the closed bar, from when on it keeps
+    /// it, and the grid's metrics at the end.
+    #[arg(long)]
+    time_to_closed: bool,
+    /// Seeds 0..N for --time-to-closed.
+    #[arg(long, default_value_t = 5)]
+    seeds: u64,
+    /// Steps each seed trains for with --time-to-closed.
+    #[arg(long, default_value_t = 10_000)]
+    closed_steps: usize,
+    /// The PyTorch reference of the closed step (`closed_reference.py`), run with one thread
+    /// beside each measurement.
+    #[arg(long)]
+    reference: Option<PathBuf>,
+}
+
+fn main() {
+    let args = Args::parse();
+    match args.time_to_closed {
+        true => time_to_closed(&args),
+        false => speed(&args),
+    }
 }
 
 /// Steps per second over `steps` steps, reading the losses back every 100 steps as `train` does.
-fn steps_per_second<B: AutodiffBackend>(preset: Preset, device: &B::Device, steps: usize) -> f64 {
+fn steps_per_second<B: UniformityBackend>(preset: Preset, device: &B::Device, steps: usize) -> f64 {
     let mut trainer = Trainer::<B>::new(preset.config(), device).expect("presets are valid");
     trainer.train(100);
     let started = Instant::now();
@@ -37,8 +69,7 @@ fn steps_per_second<B: AutodiffBackend>(preset: Preset, device: &B::Device, step
     steps as f64 / started.elapsed().as_secs_f64()
 }
 
-fn main() {
-    let args = Args::parse();
+fn speed(args: &Args) {
     let preset = args.preset;
     let flex = steps_per_second::<CpuBackend>(preset, &Default::default(), args.steps);
     let mut rows = vec![
@@ -55,9 +86,139 @@ fn main() {
         )),
         Err(e) => eprintln!("skipping wgpu: {e}"),
     }
-    println!("{} preset", preset.name());
-    println!("{:<12} {:>10} {:>12}", "backend", "steps/s", "vs flex");
-    for (name, rate) in rows {
-        println!("{name:<12} {rate:>10.1} {:>11.2}x", rate / flex);
+    if let Some(script) = &args.reference {
+        let output = reference(script, &["--steps", &args.steps.to_string()]);
+        match number_before(&output, " steps/s") {
+            Some(rate) => rows.push(("pytorch (1 thread)".into(), rate)),
+            None => eprintln!("the reference printed no steps/s: {output}"),
+        }
     }
+    println!("{} preset", preset.name());
+    println!("{:<20} {:>10} {:>12}", "backend", "steps/s", "vs flex");
+    for (name, rate) in rows {
+        println!("{name:<20} {rate:>10.1} {:>11.2}x", rate / flex);
+    }
+}
+
+/// When a run met the closed bar: first, and from when on it kept it (training step and
+/// seconds).
+#[derive(Default)]
+struct Closing {
+    first: Option<(usize, f64)>,
+    kept_from: Option<(usize, f64)>,
+}
+
+impl Closing {
+    fn check(&mut self, closed: bool, at: (usize, f64)) {
+        match closed {
+            true => {
+                self.first.get_or_insert(at);
+                self.kept_from.get_or_insert(at);
+            }
+            false => self.kept_from = None,
+        }
+    }
+}
+
+fn time_to_closed(args: &Args) {
+    const EVERY: usize = 100;
+    let grid = grid_points(100);
+    println!(
+        "closed preset on the CPU, {} steps; the 100x100 grid checked every {EVERY} steps \
+         (checks not timed) against coverage >= 99 %, largest empty cap <= 5 deg, no torn \
+         neighbours, covered twice < 0.5 % (PyTorch: the first two only)",
+        args.closed_steps
+    );
+    let step_and_time = |at: Option<(usize, f64)>| {
+        at.map_or("never".into(), |(step, s)| format!("{step} ({s:.1} s)"))
+    };
+    println!(
+        "{:<5} {:>16} {:>16} {:>9} {:>7} {:>9} {:>8} {:>28}",
+        "seed",
+        "first closed",
+        "closed from",
+        "coverage",
+        "cap",
+        "area sum",
+        "area CV",
+        "pytorch first closed"
+    );
+    let mut kept = Vec::new();
+    for seed in 0..args.seeds {
+        let config = Preset::Closed.config().with_seed(seed);
+        let mut trainer =
+            Trainer::<CpuBackend>::new(config, &Default::default()).expect("presets are valid");
+        let mut closing = Closing::default();
+        let mut seconds = 0.0;
+        let mut last = None;
+        while trainer.steps_done() < args.closed_steps {
+            let started = Instant::now();
+            trainer.train(EVERY);
+            seconds += started.elapsed().as_secs_f64();
+            let mapped = trainer.eval(&grid);
+            let (sphere, grid) = (sphere_metrics(&mapped), grid_metrics(100, &mapped));
+            closing.check(
+                sphere.is_closed() && grid.is_clean(),
+                (trainer.steps_done(), seconds),
+            );
+            last = Some((sphere, grid));
+        }
+        let (sphere, grid) = last.expect("at least one check");
+        kept.extend(closing.kept_from.map(|(_, s)| s));
+        let pytorch = match &args.reference {
+            Some(script) => {
+                let steps = args.closed_steps.to_string();
+                let seed = seed.to_string();
+                let every = EVERY.to_string();
+                let args = ["--steps", &steps, "--seed", &seed, "--eval-every", &every];
+                let output = reference(script, &args);
+                let answer = output
+                    .lines()
+                    .find_map(|l| l.strip_prefix("closed (>= 99 %, <= 5 deg) "));
+                answer.unwrap_or("no answer").to_string()
+            }
+            None => String::new(),
+        };
+        println!(
+            "{seed:<5} {:>16} {:>16} {:>8.2}% {:>6.2}° {:>9.3} {:>8.3} {pytorch:>28}",
+            step_and_time(closing.first),
+            step_and_time(closing.kept_from),
+            sphere.coverage * 100.0,
+            sphere.largest_empty_cap_deg,
+            grid.area_sum,
+            grid.area_cv,
+        );
+    }
+    kept.sort_by(f64::total_cmp);
+    if let Some(median) = kept.get(kept.len() / 2) {
+        println!(
+            "median training seconds until the sphere stays closed: {median:.1} s ({} of {} seeds)",
+            kept.len(),
+            args.seeds
+        );
+    }
+}
+
+/// Runs the PyTorch reference on one thread and returns what it printed.
+fn reference(script: &Path, args: &[&str]) -> String {
+    let output = Command::new("python3")
+        .arg(script)
+        .args(["--threads", "1"])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run python3 {}: {e}", script.display()));
+    assert!(
+        output.status.success(),
+        "{} failed: {}",
+        script.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The number that ends right before `unit` in `text`.
+fn number_before(text: &str, unit: &str) -> Option<f64> {
+    let end = text.find(unit)?;
+    let start = text[..end].rfind(' ').map_or(0, |i| i + 1);
+    text[start..end].parse().ok()
 }

@@ -21,9 +21,9 @@ use bevy::winit::WinitPlugin;
 use bevy_neural_sphere::{
     BackendKind, Checkpoint, CpuBackend, Error, GpuBackend, ImageFit, NeuralSpherePlugin,
     OrbitSpec, Preset, RecordOrbit, RecordingStatus, SphereCommand, SphereSettings, Trainer,
-    TrainingDevice, TrainingState, load_image_file, render_adapter, training_device,
+    TrainingDevice, TrainingState, UniformityBackend, load_image_file, render_adapter,
+    training_device,
 };
-use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -127,7 +127,7 @@ fn run(args: &Args) -> Result<(), Error> {
 }
 
 /// Trains with a progress bar and saves the checkpoint to `path`.
-fn train<B: AutodiffBackend>(
+fn train<B: UniformityBackend>(
     args: &Args,
     steps: usize,
     path: &std::path::Path,

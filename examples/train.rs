@@ -15,10 +15,9 @@ use std::time::Instant;
 
 use bevy_neural_sphere::{
     Activation, BackendKind, CpuBackend, Error, GpuBackend, Objective, Preset, SphereNetConfig,
-    StepStats, TrainConfig, Trainer, TrainingDevice, grid_metrics, grid_points, notebook_colour,
-    sphere_metrics, training_device, write_grid_csv, write_loss_csv, write_ply,
+    StepStats, TrainConfig, Trainer, TrainingDevice, UniformityBackend, grid_metrics, grid_points,
+    notebook_colour, sphere_metrics, training_device, write_grid_csv, write_loss_csv, write_ply,
 };
-use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -112,7 +111,7 @@ fn prepare_out_dir(dir: &Path) -> Result<(), Error> {
     std::fs::remove_file(probe).map_err(io)
 }
 
-fn train<B: AutodiffBackend>(
+fn train<B: UniformityBackend>(
     args: &Args,
     config: TrainConfig,
     device: &B::Device,
@@ -174,7 +173,8 @@ fn train<B: AutodiffBackend>(
     let measured_in = measuring.elapsed().as_secs_f64() * 1000.0;
     println!(
         "{}x{} grid: coverage {:.2} %, largest empty cap {:.2} deg, |mean| {:.4}, uniformity \
-         {:.4}, torn neighbours {:.3} %, covered twice {:.2} % (measured in {measured_in:.0} ms)",
+         {:.4}, torn neighbours {:.3} %, covered twice {:.2} %, area sum {:.3}, area CV {:.3} \
+         (measured in {measured_in:.0} ms)",
         args.grid,
         args.grid,
         sphere.coverage * 100.0,
@@ -183,6 +183,8 @@ fn train<B: AutodiffBackend>(
         sphere.uniformity,
         grid.torn_pairs * 100.0,
         grid.overlap * 100.0,
+        grid.area_sum,
+        grid.area_cv,
     );
     Ok(())
 }

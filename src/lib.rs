@@ -23,6 +23,7 @@ pub use learn::model::{Activation, SphereNet, SphereNetConfig, SphereNetRecord, 
 pub use learn::objective::{Objective, cosine_similarity, seed_loss, uniformity_loss};
 pub use learn::recovery::Recovery;
 pub use learn::trainer::{PendingSteps, Preset, StepStats, TrainConfig, Trainer, eval};
+pub use learn::uniformity::{UniformityBackend, fused_uniformity_loss};
 pub use learn::worker::TrainingPhase;
 #[cfg(feature = "camera")]
 pub use scene::camera::{SphereCamera, SphereCameraPlugin};

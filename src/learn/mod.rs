@@ -1,6 +1,6 @@
 //! The learning side, burn only (no Bevy): the grid of source points, the network and its
-//! objectives, the trainer (and its `recovery` from non-finite steps) and the thread that runs
-//! it, checkpoints, metrics and exports.
+//! objectives (`uniformity` fused with its gradient), the trainer (and its `recovery` from
+//! non-finite steps) and the thread that runs it, checkpoints, metrics and exports.
 //!
 //! Data flows grid → network (`model`, trained by `trainer` on `worker`'s thread) → positions
 //! (host memory, or a GPU buffer through `gpu_copy`).
@@ -16,4 +16,5 @@ pub(crate) mod model;
 pub(crate) mod objective;
 pub(crate) mod recovery;
 pub(crate) mod trainer;
+pub(crate) mod uniformity;
 pub(crate) mod worker;

@@ -16,8 +16,9 @@ use rand::{RngExt, SeedableRng};
 
 use super::checkpoint::Checkpoint;
 use super::model::{Activation, SphereNet, SphereNetConfig, dropout_mask};
-use super::objective::{Objective, seed_loss, uniformity_loss};
+use super::objective::{Objective, seed_loss};
 use super::recovery::{RECOVERY_LR_FACTOR, Recovery, Snapshot, Snapshots, SphereAdam};
+use super::uniformity::{UniformityBackend, fused_uniformity_loss};
 use crate::Error;
 
 /// Hyper-parameters of a training run. The defaults are the notebook's.
@@ -252,7 +253,7 @@ impl PendingSteps {
 }
 
 /// Trains a [`SphereNet`] on any burn autodiff backend.
-pub struct Trainer<B: AutodiffBackend> {
+pub struct Trainer<B: UniformityBackend> {
     config: TrainConfig,
     device: B::Device,
     model: SphereNet<B>,
@@ -269,7 +270,7 @@ pub struct Trainer<B: AutodiffBackend> {
     recoveries: Vec<Recovery>,
 }
 
-impl<B: AutodiffBackend> Trainer<B> {
+impl<B: UniformityBackend> Trainer<B> {
     /// A fresh network, initialised from `config.seed`.
     pub fn new(config: TrainConfig, device: &B::Device) -> Result<Self, Error> {
         config.validate()?;
@@ -474,7 +475,9 @@ impl<B: AutodiffBackend> Trainer<B> {
                 let b = halves.narrow(1, 1, 1).reshape([rows / 2, 3]);
                 seed_loss(a, b, passes)
             }
-            Objective::Uniformity => uniformity_loss(outputs, passes, self.config.temperature),
+            Objective::Uniformity => {
+                fused_uniformity_loss(outputs, passes, self.config.temperature)
+            }
         };
 
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);

@@ -17,10 +17,18 @@ use crate::learn::worker::Request;
 pub struct SphereQuality {
     /// Coverage, empty cap, balance and uniformity of the mapped grid.
     pub sphere: Option<SphereMetrics>,
-    /// Torn neighbours and overlap of the mapped grid.
+    /// Torn neighbours, overlap and cell areas of the mapped grid.
     pub grid: Option<GridMetrics>,
     /// The training step they were measured at.
     pub step: usize,
+}
+
+impl SphereQuality {
+    /// Whether the grid closes the sphere and holds the image together
+    /// ([`SphereMetrics::is_closed`] and [`GridMetrics::is_clean`]): the `closed` preset's bar.
+    pub fn is_closed(&self) -> bool {
+        self.sphere.is_some_and(|s| s.is_closed()) && self.grid.is_some_and(|g| g.is_clean())
+    }
 }
 
 /// The metrics being computed on another thread, and when the last ones started.

@@ -496,6 +496,14 @@ fn quality_lines(ui: &mut egui::Ui, quality: &SphereQuality) {
         "adjacent grid points more than {}° apart; sphere covered by two or more grid cells",
         crate::learn::metrics::STRETCH_LIMIT_DEG
     ));
+    ui.label(format!(
+        "area sum {:.3}   area CV {:.3}",
+        grid.area_sum, grid.area_cv
+    ))
+    .on_hover_text(
+        "the cells' areas on the sphere over 4π (1: covered once; less: holes; more: folds); \
+         their coefficient of variation (0: equal-area, the texture nowhere stretched)",
+    );
     ui.small(format!("at step {}", quality.step));
 }
 

@@ -124,3 +124,52 @@ fn grid_metrics_tell_a_map_from_a_fold_and_a_scatter() {
     let m = grid_metrics(grid, &shuffled);
     assert!(m.torn_pairs > 0.3, "{m:?}");
 }
+
+/// Clarberg's equal-area octahedral map of [-0.5, 0.5]² onto the sphere: the square's four
+/// corners fold onto the south pole.
+fn octahedral(u: f32, v: f32) -> [f32; 3] {
+    let (u, v) = (2.0 * u as f64, 2.0 * v as f64);
+    let d = 1.0 - (u.abs() + v.abs());
+    let r = 1.0 - d.abs();
+    let phi = if r == 0.0 {
+        0.0
+    } else {
+        ((v.abs() - u.abs()) / r + 1.0) * std::f64::consts::FRAC_PI_4
+    };
+    let s = r * (2.0 - r * r).max(0.0).sqrt();
+    let z = (1.0 - r * r).copysign(d);
+    [phi.cos() * s * u.signum(), phi.sin() * s * v.signum(), z].map(|c| c as f32)
+}
+
+/// Longitude along `u`, latitude along `v`.
+fn equirectangular(u: f32, v: f32) -> [f32; 3] {
+    let (lon, lat) = (std::f32::consts::TAU * u, std::f32::consts::PI * v);
+    [lat.cos() * lon.cos(), lat.cos() * lon.sin(), lat.sin()]
+}
+
+#[test]
+fn an_equal_area_map_measures_as_the_reference_figures_say() {
+    let grid = 100;
+    let octahedral_grid = mapped(grid, octahedral);
+    let s = sphere_metrics(&octahedral_grid);
+    let g = grid_metrics(grid, &octahedral_grid);
+    assert_eq!(s.coverage, 1.0, "{s:?}");
+    assert!((s.largest_empty_cap_deg - 1.42).abs() < 0.01, "{s:?}");
+    assert_eq!(g.torn_pairs, 0.0, "{g:?}");
+    assert!(g.overlap < 1e-3, "{g:?}");
+    assert!((g.area_sum - 1.0).abs() < 1e-4, "{g:?}");
+    assert!((g.area_cv - 0.0108).abs() < 5e-4, "{g:?}");
+    assert!(
+        s.is_closed() && g.is_clean(),
+        "it meets the closed preset's bar"
+    );
+
+    // Covered once too, but stretched: cells shrink towards the poles.
+    let g = grid_metrics(grid, &mapped(grid, equirectangular));
+    assert!((g.area_sum - 1.0).abs() < 1e-3, "{g:?}");
+    assert!((g.area_cv - 0.484).abs() < 2e-3, "{g:?}");
+
+    // The middle of the octahedral map: 0.7² of the square, so of the sphere, and a hole.
+    let g = grid_metrics(grid, &mapped(grid, |u, v| octahedral(0.7 * u, 0.7 * v)));
+    assert!((g.area_sum - 0.49).abs() < 1e-3, "{g:?}");
+}

@@ -1,11 +1,13 @@
 //! The network and the objective on hand-checkable inputs.
 
 use bevy_neural_sphere::{
-    CpuBackend, SphereNetConfig, dropout_mask, eval, seed_loss, uniformity_loss,
+    CpuBackend, SphereNetConfig, UniformityBackend, dropout_mask, eval, fused_uniformity_loss,
+    seed_loss, uniformity_loss,
 };
+use burn::backend::{Autodiff, NdArray};
 use burn::prelude::*;
-use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus as Rng;
+use rand::{RngExt, SeedableRng};
 
 type B = CpuBackend;
 
@@ -151,4 +153,68 @@ fn config_lists_must_agree() {
             .validate()
             .is_err()
     );
+}
+
+/// The loss and its gradient with respect to the unit rows `v` (the op's input), by the fused
+/// op or by autodiff through the tensor-op version.
+fn loss_and_gradient<Be: UniformityBackend>(
+    v: &[f32],
+    passes: usize,
+    t: f64,
+    fused: bool,
+) -> (f32, Vec<f32>) {
+    let rows = v.len() / 3;
+    let data = TensorData::new(v.to_vec(), [rows, 3]);
+    let v = Tensor::<Be, 2>::from_data(data, &Default::default()).require_grad();
+    let loss = match fused {
+        true => fused_uniformity_loss(v.clone(), passes, t),
+        false => uniformity_loss(v.clone(), passes, t),
+    };
+    let gradient = v.grad(&loss.backward()).unwrap();
+    let gradient = gradient.into_data().into_vec::<f32>().unwrap();
+    (loss.into_scalar().elem::<f32>(), gradient)
+}
+
+/// `n` random unit vectors around `centre`, up to `spread` from it in each coordinate.
+fn unit_rows(rng: &mut Rng, n: usize, centre: [f32; 3], spread: f32) -> Vec<f32> {
+    (0..n)
+        .flat_map(|_| {
+            let v = centre.map(|c| c + spread * (rng.random::<f32>() - 0.5));
+            let norm = v.iter().map(|c| c * c).sum::<f32>().sqrt();
+            v.map(|c| c / norm)
+        })
+        .collect()
+}
+
+/// Checks the fused loss against the tensor-op version on `Be`, spread and nearly collapsed.
+fn fused_matches_tensor_ops<Be: UniformityBackend>() {
+    let mut rng = Rng::seed_from_u64(3);
+    let (passes, n) = (2, 300);
+    let spread = unit_rows(&mut rng, passes * n, [0.0; 3], 1.0);
+    let collapsed = unit_rows(&mut rng, passes * n, [0.3, 0.4, 1.0], 0.02);
+    for (set, v) in [("spread", &spread), ("collapsed", &collapsed)] {
+        for t in [2.0, 20.0, 80.0] {
+            let (loss, gradient) = loss_and_gradient::<Be>(v, passes, t, true);
+            let (expected, expected_gradient) = loss_and_gradient::<Be>(v, passes, t, false);
+            let what = format!("{set} at t = {t}: loss {loss}, tensor ops {expected}");
+            // Relative, or absolute where the loss is near 0 (a collapsed set at low t).
+            let tolerance = 1e-5 * expected.abs().max(1.0);
+            assert!((loss - expected).abs() <= tolerance, "{what}");
+            let scale = expected_gradient.iter().fold(0.0f32, |m, g| m.max(g.abs()));
+            let worst = (gradient.iter().zip(&expected_gradient))
+                .fold(0.0f32, |m, (g, e)| m.max((g - e).abs()));
+            assert!(
+                worst <= 1e-5 * scale,
+                "{what}: gradients differ by {worst} of {scale}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_fused_uniformity_loss_and_gradient_match_the_tensor_ops() {
+    // On the CPU backend, the pass over the pairs runs on the host.
+    fused_matches_tensor_ops::<CpuBackend>();
+    // Elsewhere, in tensor operations.
+    fused_matches_tensor_ops::<Autodiff<NdArray>>();
 }
