@@ -57,10 +57,21 @@ pub fn load_image_file(path: &Path, fit: ImageFit) -> Result<Image, Error> {
     limits.max_image_width = Some(MAX_IMAGE_SIDE);
     limits.max_image_height = Some(MAX_IMAGE_SIDE);
     limits.max_alloc = Some(MAX_IMAGE_BYTES);
-    let mut reader = image::ImageReader::open(path)
-        .map_err(|e| fail(e.into()))?
-        .with_guessed_format()
-        .map_err(|e| fail(e.into()))?;
+    let open = || -> Result<_, Error> {
+        let reader = image::ImageReader::open(path).map_err(|e| fail(e.into()))?;
+        reader.with_guessed_format().map_err(|e| fail(e.into()))
+    };
+    // The header first, so that a refusal can say what the file holds.
+    let mut header = open()?;
+    header.no_limits();
+    let (width, height) = header.into_dimensions().map_err(fail)?;
+    if width.max(height) > MAX_IMAGE_SIDE {
+        return Err(Error::Image {
+            path: path.to_path_buf(),
+            reason: format!("{width}×{height} pixels; at most {MAX_IMAGE_SIDE} a side"),
+        });
+    }
+    let mut reader = open()?;
     reader.limits(limits);
     Ok(fit_image(&reader.decode().map_err(fail)?, fit))
 }

@@ -273,5 +273,45 @@ fn images_are_fitted_to_squares_and_bad_files_are_errors() {
         .unwrap_err()
         .to_string();
     assert!(err.contains(&*bad.to_string_lossy()), "{err}");
+
+    // A PNG header that claims 40000×40000 pixels is refused before any pixel is read.
+    let chunk = |kind: &[u8], data: &[u8]| {
+        let body = [kind, data].concat();
+        let crc = crc32(&body);
+        [
+            &(data.len() as u32).to_be_bytes()[..],
+            &body,
+            &crc.to_be_bytes(),
+        ]
+        .concat()
+    };
+    let header = [
+        &40_000u32.to_be_bytes()[..],
+        &40_000u32.to_be_bytes(),
+        &[8, 2, 0, 0, 0],
+    ]
+    .concat();
+    let huge = [
+        &b"\x89PNG\r\n\x1a\n"[..],
+        &chunk(b"IHDR", &header),
+        // No pixels: a zlib stream of nothing.
+        &chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0, 0, 0, 0, 1]),
+        &chunk(b"IEND", &[]),
+    ]
+    .concat();
+    std::fs::write(&bad, huge).unwrap();
+    let err = bevy_neural_sphere::load_image_file(&bad, ImageFit::Crop)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("40000×40000 pixels"), "{err}");
     std::fs::remove_file(bad).unwrap();
+}
+
+/// PNG's CRC-32 of a chunk's type and data.
+fn crc32(bytes: &[u8]) -> u32 {
+    !bytes.iter().fold(!0u32, |crc, &byte| {
+        (0..8).fold(crc ^ byte as u32, |c, _| {
+            (c >> 1) ^ (0xEDB8_8320 & (c & 1).wrapping_neg())
+        })
+    })
 }

@@ -197,7 +197,34 @@ fn checkpoints_with_values_no_run_writes_are_refused() {
     // Values at the clamp itself are what clamping writes.
     let at_clamp = save("at-clamp", TrainConfig::new(), Some(2.0));
     assert!(Checkpoint::<Inner>::load(&at_clamp, &device).is_ok());
+
+    // A cut-off file: burn's own message runs to a paragraph, the error stays one line.
+    let bytes = std::fs::read(&at_clamp).unwrap();
+    let truncated = dir.join("truncated.mpk");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let err = Checkpoint::<Inner>::load(&truncated, &device)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a checkpoint"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn files_the_fuzzer_found_are_errors_not_panics() {
+    type Inner = <B as AutodiffBackend>::InnerBackend;
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
+    // Checkpoints with a byte changed: burn panics reading either.
+    for (file, says) in [
+        ("checkpoint_invalid_param_id.mpk", "a parameter id of"),
+        ("checkpoint_tensor_bytes_not_f32.mpk", "a tensor whose data"),
+    ] {
+        let err = Checkpoint::<Inner>::load(&fixtures.join(file), &Default::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(says), "{file}: {err}");
+        assert_eq!(err.lines().count(), 1, "{file}: {err}");
+    }
 }
 
 #[test]
