@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example demo [-- --backend auto|wgpu|cpu] [--preset closed] [--grid 100]
+//!     [--view points|surface]
 //! cargo run --release --example demo -- --headless-frames 300 [--paused]   # timing, no window
 //! cargo run --release --example demo -- --log-fps                          # fps in the log
 //! ```
@@ -22,7 +23,7 @@ use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 use bevy_neural_sphere::{
     BackendKind, ImageLibrary, NeuralSpherePlugin, NeuralSphereUiPlugin, Preset, SphereCamera,
-    SphereCameraPlugin, SphereQuality, TrainingState, render_adapter,
+    SphereCameraPlugin, SphereQuality, SphereView, TrainingState, render_adapter,
 };
 use clap::Parser;
 
@@ -38,6 +39,9 @@ struct Args {
     /// Side of the grid of points.
     #[arg(long, default_value_t = 100)]
     grid: u32,
+    /// `points`, or `surface`: the grid's cells as a textured sheet.
+    #[arg(long, default_value = "points")]
+    view: SphereView,
     /// Render this many 1280x720 frames without a window, then print the time to the first
     /// picture, the frame rate, the training speed and, with `--preset closed`, when the
     /// sphere closed.
@@ -73,7 +77,8 @@ fn main() -> ExitCode {
     let mut sphere = NeuralSpherePlugin::default()
         .with_backend(args.backend)
         .with_train_config(args.preset.config())
-        .with_grid(args.grid);
+        .with_grid(args.grid)
+        .with_view(args.view);
     if args.paused {
         sphere = sphere.paused();
     }

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example record -- --train-steps 10000 --preset closed --backend cpu \
-//!     --image assets/images/earth.jpg --out orbit.mp4
+//!     --image assets/images/earth.jpg --view surface --out orbit.mp4
 //! cargo run --release --example record -- --checkpoint runs/first/model.mpk --out orbit.gif
 //! ```
 
@@ -20,8 +20,8 @@ use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 use bevy_neural_sphere::{
     BackendKind, Checkpoint, CpuBackend, Error, GpuBackend, ImageFit, NeuralSpherePlugin,
-    OrbitSpec, Preset, RecordOrbit, RecordingStatus, SphereCommand, SphereSettings, Trainer,
-    TrainingDevice, TrainingState, UniformityBackend, load_image_file, render_adapter,
+    OrbitSpec, Preset, RecordOrbit, RecordingStatus, SphereCommand, SphereSettings, SphereView,
+    Trainer, TrainingDevice, TrainingState, UniformityBackend, load_image_file, render_adapter,
     training_device,
 };
 use clap::Parser;
@@ -70,6 +70,12 @@ struct Args {
     /// Radius of each point (default 2.5 / grid: the points overlap into a closed surface).
     #[arg(long)]
     point_radius: Option<f32>,
+    /// `points`, or `surface`: the grid's cells as a sheet textured at the image's resolution.
+    #[arg(long, default_value = "points")]
+    view: SphereView,
+    /// Show the surface's texture as it is, without the light.
+    #[arg(long)]
+    unlit: bool,
     /// `.mp4`, `.gif`, or a folder (no extension) for numbered PNG frames.
     #[arg(long)]
     out: PathBuf,
@@ -179,9 +185,10 @@ fn record(
     );
     app.finish();
     app.cleanup();
-    app.world_mut()
-        .resource_mut::<SphereSettings>()
-        .point_radius = args.point_radius.unwrap_or(2.5 / args.grid as f32);
+    let mut settings = app.world_mut().resource_mut::<SphereSettings>();
+    settings.point_radius = args.point_radius.unwrap_or(2.5 / args.grid as f32);
+    settings.view = args.view;
+    settings.lit = !args.unlit;
     if let Some(texture) = texture {
         let handle = app.world_mut().resource_mut::<Assets<Image>>().add(texture);
         app.world_mut()

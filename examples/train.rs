@@ -1,5 +1,5 @@
-//! Trains the network headless, then writes the mapped grid, the loss trace and a checkpoint,
-//! and prints how well the grid covers the sphere.
+//! Trains the network headless, then writes the mapped grid (points and surface), the loss trace
+//! and a checkpoint, and prints how well the grid covers the sphere.
 //!
 //! ```text
 //! cargo run --release --example train -- --out runs/first --backend cpu
@@ -15,13 +15,15 @@ use std::time::Instant;
 
 use bevy_neural_sphere::{
     Activation, BackendKind, CpuBackend, Error, GpuBackend, Objective, Preset, SphereNetConfig,
-    StepStats, TrainConfig, Trainer, TrainingDevice, UniformityBackend, grid_metrics, grid_points,
-    notebook_colour, sphere_metrics, training_device, write_grid_csv, write_loss_csv, write_ply,
+    SphereSurface, StepStats, SurfacePaint, TrainConfig, Trainer, TrainingDevice,
+    UniformityBackend, grid_metrics, grid_points, notebook_colour, sphere_metrics, training_device,
+    write_glb, write_grid_csv, write_loss_csv, write_ply,
 };
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// Train the square-to-sphere network and write grid.csv, grid.ply, loss.csv and model.mpk.
+/// Train the square-to-sphere network and write grid.csv, grid.ply, grid.glb, loss.csv and
+/// model.mpk.
 #[derive(Parser)]
 struct Args {
     /// Optimiser steps.
@@ -57,7 +59,7 @@ struct Args {
     /// Dropout after every hidden layer, with --hidden.
     #[arg(long, default_value_t = 0.0)]
     dropout: f64,
-    /// Side of the evaluation grid written to grid.csv and grid.ply.
+    /// Side of the evaluation grid written to grid.csv, grid.ply and grid.glb.
     #[arg(long, default_value_t = 100)]
     grid: usize,
     /// `auto` (a hardware GPU, else the CPU), `wgpu` (any adapter, software Vulkan too) or
@@ -144,6 +146,9 @@ fn train<B: UniformityBackend>(
     let colours: Vec<[u8; 3]> = points.iter().map(|&p| notebook_colour(p)).collect();
     write_grid_csv(&args.out.join("grid.csv"), &points, &mapped)?;
     write_ply(&args.out.join("grid.ply"), &mapped, &colours)?;
+    let surface = SphereSurface::new(args.grid, &mapped);
+    let paint = SurfacePaint::VertexColours(&colours);
+    write_glb(&args.out.join("grid.glb"), &surface, paint)?;
     write_loss_csv(&args.out.join("loss.csv"), &history)?;
     let model_path = trainer.checkpoint().save(&args.out.join("model"))?;
 
@@ -151,7 +156,7 @@ fn train<B: UniformityBackend>(
     println!("{}", trainer.config().summary());
     println!(
         "trained {} steps on {} in {seconds:.1} s ({:.0} steps/s); final loss {:.4} (mean of the \
-         last {} steps); wrote {}, grid.csv, grid.ply, loss.csv",
+         last {} steps); wrote {}, grid.csv, grid.ply, grid.glb, loss.csv",
         history.len(),
         backend,
         history.len() as f64 / seconds,

@@ -12,6 +12,7 @@ pub use learn::backend::{
 };
 pub use learn::checkpoint::{CHECKPOINT_EXTENSION, Checkpoint};
 pub use learn::export::{write_grid_csv, write_loss_csv, write_ply};
+pub use learn::glb::{SurfacePaint, write_glb};
 pub use learn::gpu_copy::{GpuTarget, copy_to_buffer};
 pub use learn::grid::{grid_points, notebook_colour};
 pub use learn::history::{LossBucket, LossHistory};
@@ -22,6 +23,7 @@ pub use learn::metrics::{
 pub use learn::model::{Activation, SphereNet, SphereNetConfig, SphereNetRecord, dropout_mask};
 pub use learn::objective::{Objective, cosine_similarity, seed_loss, uniformity_loss};
 pub use learn::recovery::Recovery;
+pub use learn::surface::SphereSurface;
 pub use learn::trainer::{PendingSteps, Preset, StepStats, TrainConfig, Trainer, eval};
 pub use learn::uniformity::{UniformityBackend, fused_uniformity_loss};
 pub use learn::worker::TrainingPhase;
@@ -34,9 +36,10 @@ pub use scene::positions::SphereMapping;
 pub use scene::quality::SphereQuality;
 pub use scene::record::{OrbitSpec, RecordOrbit, RecordingStatus, VideoFormat};
 pub use scene::render_device::BurnWgpuDevice;
+pub use scene::surface::{SphereSurfaceMesh, SurfaceMaterial};
 pub use scene::texture::{
-    ImageFit, MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, SphereImage, fit_image, load_image_file,
-    sample_texture, uv_test_grid,
+    ImageFit, MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, MAX_TEXTURE_SIDE, SphereImage, fit_image,
+    load_image_file, sample_texture, uv_test_grid,
 };
 pub use scene::training::TrainingState;
 #[cfg(feature = "ui")]

@@ -9,11 +9,12 @@ use super::plugin::SphereSettings;
 use super::points::{ColourMode, PointWriter};
 use super::positions::SphereMapping;
 use super::record::RecordingStatus;
-use super::texture::{SphereImage, sample_texture};
+use super::texture::{SphereImage, sample_texture, texture_pixels};
 use super::training::{SphereTrainer, TrainingState};
 use crate::Error;
 use crate::learn::backend::BackendKind;
 use crate::learn::export::{write_grid_csv, write_ply};
+use crate::learn::glb::{SurfacePaint, write_glb};
 use crate::learn::grid::{grid_points, notebook_colour};
 use crate::learn::worker::Request;
 
@@ -46,8 +47,9 @@ pub enum SphereCommand {
     Load(PathBuf),
     /// Save the network as a checkpoint (the extension becomes `.mpk`).
     Save(PathBuf),
-    /// Write the mapped grid: `.ply` (coloured as the points are) or `.csv` (`u,v,x,y,z`),
-    /// once the current mapping has come back from the training thread.
+    /// Write the mapped grid, once the current mapping has come back from the training thread:
+    /// `.glb` (the surface as binary glTF, with the texture embedded, or the notebook's colours
+    /// per vertex), `.ply` (points coloured as the points are) or `.csv` (`u,v,x,y,z`).
     Export(PathBuf),
 }
 
@@ -154,16 +156,18 @@ pub(crate) fn apply_commands(
 
 /// What to write for an export path.
 enum ExportFormat {
+    Glb,
     Ply,
     Csv,
 }
 
 fn export_format(path: &Path) -> Result<ExportFormat, Error> {
     match path.extension().and_then(|e| e.to_str()) {
+        Some("glb") => Ok(ExportFormat::Glb),
         Some("ply") => Ok(ExportFormat::Ply),
         Some("csv") => Ok(ExportFormat::Csv),
         _ => Err(Error::Config(format!(
-            "cannot export to {}: use a .ply or .csv file",
+            "cannot export to {}: use a .glb, .ply or .csv file",
             path.display()
         ))),
     }
@@ -183,17 +187,35 @@ pub(crate) fn write_exports(
         return;
     }
     for path in std::mem::take(&mut exports.0) {
+        let texture = match settings.colour_mode {
+            ColourMode::Texture => images.get(&image.0),
+            ColourMode::Notebook => None,
+        };
+        let notebook =
+            || -> Vec<[u8; 3]> { mapping.points.iter().map(|&p| notebook_colour(p)).collect() };
         let written = match export_format(&path) {
             Ok(ExportFormat::Csv) => write_grid_csv(&path, &mapping.points, &mapping.mapped),
             Ok(ExportFormat::Ply) => {
-                let colours: Vec<[u8; 3]> = match (settings.colour_mode, images.get(&image.0)) {
-                    (ColourMode::Texture, Some(texture)) => (mapping.points.iter())
+                let colours: Vec<[u8; 3]> = match texture {
+                    Some(texture) => (mapping.points.iter())
                         .map(|&[u, v]| sample_texture(texture, [u + 0.5, v + 0.5]))
                         .collect(),
-                    _ => mapping.points.iter().map(|&p| notebook_colour(p)).collect(),
+                    None => notebook(),
                 };
                 write_ply(&path, &mapping.mapped, &colours)
             }
+            Ok(ExportFormat::Glb) => match (mapping.surface(), texture.and_then(texture_pixels)) {
+                (Some(surface), Some(pixels)) => {
+                    write_glb(&path, &surface, SurfacePaint::Texture(&pixels))
+                }
+                (Some(surface), None) => {
+                    write_glb(&path, &surface, SurfacePaint::VertexColours(&notebook()))
+                }
+                (None, _) => Err(Error::Config(format!(
+                    "cannot write {}: the mapping does not cover the grid",
+                    path.display()
+                ))),
+            },
             Err(e) => Err(e),
         };
         state.report(written.map(|()| format!("wrote {}", path.display())));

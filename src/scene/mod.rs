@@ -1,9 +1,9 @@
 //! The scene side, Bevy: the plugin drives the training thread from its systems, keeps the
-//! network's positions in GPU buffers, and draws one point entity per grid point, coloured
-//! from the texture.
+//! network's positions in GPU buffers, and draws them as one point entity per grid point or as
+//! one textured surface, coloured from the texture.
 //!
 //! Data flows texture → positions (GPU buffers the training thread fills) → points (instanced
-//! entities) → pixels, through the camera, the recorder or the panel.
+//! entities) or surface (one mesh) → pixels, through the camera, the recorder or the panel.
 
 #[cfg(feature = "camera")]
 pub(crate) mod camera;
@@ -14,6 +14,7 @@ pub(crate) mod positions;
 pub(crate) mod quality;
 pub(crate) mod record;
 pub(crate) mod render_device;
+pub(crate) mod surface;
 pub(crate) mod texture;
 pub(crate) mod training;
 #[cfg(feature = "ui")]

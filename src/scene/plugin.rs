@@ -8,13 +8,15 @@ use super::positions::SphereMapping;
 use super::quality::{QualityTask, SphereQuality, measure_quality};
 use super::record::RecordPlugin;
 use super::render_device::RenderDeviceSharingPlugin;
+use super::surface::{SphereSurfaceMesh, SurfaceMaterial, setup_surface, sync_surface};
 use super::training::{
     SphereTrainer, TrainingState, collect_reports, forward_settings, start_worker,
 };
 use crate::learn::backend::BackendKind;
 use crate::learn::trainer::TrainConfig;
 
-/// Trains the square-to-sphere network live and shows the mapping as textured points.
+/// Trains the square-to-sphere network live and shows the mapping as textured points or as a
+/// textured surface.
 ///
 /// Training runs on a thread of its own at full speed while the app draws; configure it
 /// builder-style, drive it through [`SphereCommand`] messages and read [`TrainingState`] and
@@ -51,6 +53,12 @@ impl NeuralSpherePlugin {
         self
     }
 
+    /// What to show (default [`SphereView::Grid`], the points).
+    pub fn with_view(mut self, view: SphereView) -> Self {
+        self.settings.view = view;
+        self
+    }
+
     /// Starts paused: no training until [`SphereCommand::Resume`] or [`SphereCommand::Steps`].
     pub fn paused(mut self) -> Self {
         self.settings.paused = true;
@@ -74,24 +82,47 @@ pub struct SphereSettings {
     pub paused: bool,
     /// Radius of each point.
     pub point_radius: f32,
-    /// How the points are coloured.
+    /// How the points and the surface are coloured.
     pub colour_mode: super::points::ColourMode,
+    /// Whether the surface is shaded by a light over the camera's shoulder (else it shows the
+    /// texture's colours as they are).
+    pub lit: bool,
     /// 0 shows the source square, 1 the sphere, values between morph from one to the other.
     pub morph: f32,
-    /// Which points are shown.
+    /// What is shown: points or the surface.
     pub view: SphereView,
 }
 
-/// Which points the plugin shows.
+/// What the plugin shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Reflect)]
 pub enum SphereView {
-    /// The grid, mapped by the network in evaluation mode (no dropout), coloured as
+    /// The grid's points, mapped by the network in evaluation mode (no dropout), coloured as
     /// [`SphereSettings::colour_mode`] says.
     #[default]
     Grid,
+    /// The grid as a surface: its cells as triangles between the same positions, textured at
+    /// the texture's full resolution; torn cells are gaps (see
+    /// [`SphereSurface`](crate::SphereSurface)).
+    Surface,
     /// The notebook's "random points" picture: the latest training batch as the network maps it
     /// with dropout on, in the notebook's red and green.
     TrainingBatch,
+}
+
+impl std::str::FromStr for SphereView {
+    type Err = crate::Error;
+
+    /// `points`, `surface` or `batch`, as the examples' `--view` takes them.
+    fn from_str(s: &str) -> Result<Self, crate::Error> {
+        match s {
+            "points" => Ok(Self::Grid),
+            "surface" => Ok(Self::Surface),
+            "batch" => Ok(Self::TrainingBatch),
+            _ => Err(crate::Error::Config(format!(
+                "unknown view '{s}' (expected points, surface or batch)"
+            ))),
+        }
+    }
 }
 
 impl Default for SphereSettings {
@@ -104,6 +135,7 @@ impl Default for SphereSettings {
             paused: false,
             point_radius: 0.012,
             colour_mode: super::points::ColourMode::Texture,
+            lit: true,
             morph: 1.0,
             view: SphereView::Grid,
         }
@@ -118,19 +150,23 @@ pub enum NeuralSphereSystems {
     /// Starts the training thread, forwards the settings to it and collects what it reports:
     /// steps, losses and the network's positions.
     Train,
-    /// Updates the points' material and visibility, writes exports and measures the mapping.
+    /// Updates the points' and the surface's materials and visibility, writes exports and
+    /// measures the mapping.
     Map,
 }
 
 impl Plugin for NeuralSpherePlugin {
     fn build(&self, app: &mut App) {
         bevy::asset::embedded_asset!(app, "shaders/points.wgsl");
+        bevy::asset::embedded_asset!(app, "shaders/surface.wgsl");
         app.add_plugins((
             MaterialPlugin::<PointMaterial>::default(),
+            MaterialPlugin::<SurfaceMaterial>::default(),
             RenderDeviceSharingPlugin,
             RecordPlugin,
         ))
         .register_type::<SpherePoint>()
+        .register_type::<SphereSurfaceMesh>()
         .insert_resource(self.settings.clone())
         .init_resource::<TrainingState>()
         .init_resource::<SphereMapping>()
@@ -140,7 +176,7 @@ impl Plugin for NeuralSpherePlugin {
         .init_resource::<PendingExports>()
         .init_resource::<HeldCommands>()
         .add_message::<SphereCommand>()
-        .add_systems(Startup, setup_points)
+        .add_systems(Startup, (setup_points, setup_surface).chain())
         .configure_sets(
             Update,
             (
@@ -157,7 +193,13 @@ impl Plugin for NeuralSpherePlugin {
                 (start_worker, forward_settings, collect_reports)
                     .chain()
                     .in_set(NeuralSphereSystems::Train),
-                (sync_material, show_view, write_exports, measure_quality)
+                (
+                    sync_material,
+                    show_view,
+                    sync_surface,
+                    write_exports,
+                    measure_quality,
+                )
                     .chain()
                     .in_set(NeuralSphereSystems::Map),
             ),

@@ -263,7 +263,7 @@ pub(crate) fn sync_material(
     }
 }
 
-/// Hides the grid in the training-batch view, and removes the batch's points outside it.
+/// Shows the grid's points in their view only, and removes the batch's points outside theirs.
 pub(crate) fn show_view(
     mut commands: Commands,
     settings: Res<SphereSettings>,
@@ -276,12 +276,12 @@ pub(crate) fn show_view(
     }
     let visibility = match settings.view {
         SphereView::Grid => Visibility::Inherited,
-        SphereView::TrainingBatch => Visibility::Hidden,
+        SphereView::Surface | SphereView::TrainingBatch => Visibility::Hidden,
     };
     grid.iter_mut().for_each(|mut v| {
         v.set_if_neq(visibility);
     });
-    if settings.view == SphereView::Grid {
+    if settings.view != SphereView::TrainingBatch {
         batch.iter().for_each(|e| commands.entity(e).despawn());
     }
 }

@@ -7,6 +7,7 @@ use bevy::render::render_resource::{Buffer, BufferDescriptor, BufferUsages};
 use bevy::render::renderer::{RenderDevice, RenderQueue};
 
 use crate::learn::gpu_copy::GpuTarget;
+use crate::learn::surface::SphereSurface;
 
 /// The grid of source points and where the network maps them, on the host.
 #[derive(Resource, Debug, Default)]
@@ -21,6 +22,16 @@ pub struct SphereMapping {
     pub mapped: Vec<[f32; 3]>,
     /// Training steps the network had taken when it made `mapped`.
     pub step: usize,
+}
+
+impl SphereMapping {
+    /// The mapped grid as a surface (for a [`Mesh`] or a glTF file), once a mapping of the
+    /// whole grid is on the host.
+    pub fn surface(&self) -> Option<SphereSurface> {
+        let side = self.grid as usize;
+        (side > 0 && self.mapped.len() == side * side)
+            .then(|| SphereSurface::new(side, &self.mapped))
+    }
 }
 
 /// Two storage buffers for `capacity` points: each point's source `(u, v)` and its position,

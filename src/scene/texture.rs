@@ -1,4 +1,5 @@
-//! Textures for the points: the built-in UV test grid and image files fitted to a square.
+//! Textures for the points and the surface: the built-in UV test grid and image files fitted to
+//! a square, with mipmaps made in linear light.
 
 use std::path::Path;
 
@@ -21,12 +22,15 @@ pub enum ImageFit {
     Crop,
 }
 
-/// Side, in pixels, that textures are fitted to.
-const TEXTURE_SIDE: u32 = 512;
+/// Side, in pixels, of the UV test grid.
+const TEST_GRID_SIDE: u32 = 512;
+
+/// The largest side, in pixels, of a fitted image: larger images are scaled down to it.
+pub const MAX_TEXTURE_SIDE: u32 = 2048;
 
 /// A UV test grid: hue around u, brightness along v, with dark lines every eighth.
 pub fn uv_test_grid() -> Image {
-    let side = TEXTURE_SIDE;
+    let side = TEST_GRID_SIDE;
     let pixels = RgbaImage::from_fn(side, side, |x, y| {
         let (u, v) = (x as f32 / side as f32, y as f32 / side as f32);
         let line = (u * 8.0).fract() < 0.04 || (v * 8.0).fract() < 0.04;
@@ -76,9 +80,15 @@ pub fn load_image_file(path: &Path, fit: ImageFit) -> Result<Image, Error> {
     Ok(fit_image(&reader.decode().map_err(fail)?, fit))
 }
 
-/// Fits an image to a square texture, letterboxed or cropped.
+/// Fits an image to a square texture, letterboxed or cropped, at the image's own resolution
+/// (its longer side when letterboxed, its shorter when cropped) up to [`MAX_TEXTURE_SIDE`].
 pub fn fit_image(image: &DynamicImage, fit: ImageFit) -> Image {
-    let side = TEXTURE_SIDE;
+    let (width, height) = (image.width().max(1), image.height().max(1));
+    let side = match fit {
+        ImageFit::Letterbox => width.max(height),
+        ImageFit::Crop => width.min(height),
+    }
+    .min(MAX_TEXTURE_SIDE);
     let square = match fit {
         ImageFit::Crop => image
             .resize_to_fill(side, side, FilterType::Triangle)
@@ -96,14 +106,15 @@ pub fn fit_image(image: &DynamicImage, fit: ImageFit) -> Image {
 }
 
 /// The colour a point at texture coordinates `uv` (in [0, 1]², row 0 at the top) shows, as sRGB
-/// bytes: a bilinear sample in linear light with clamped edges, as the point shader takes it.
-/// Textures other than 8-bit sRGB RGBA (as this module makes them) read as black.
+/// bytes: a bilinear sample of the full-size level in linear light with clamped edges, as the
+/// point shader takes it. Textures other than 8-bit sRGB RGBA (as this module makes them) read
+/// as black.
 pub fn sample_texture(image: &Image, [u, v]: [f32; 2]) -> [u8; 3] {
     let (width, height) = (image.width() as usize, image.height() as usize);
     let Some(data) = image
         .data
         .as_deref()
-        .filter(|d| d.len() == width * height * 4)
+        .filter(|d| d.len() >= width * height * 4)
     else {
         return [0; 3];
     };
@@ -127,12 +138,22 @@ pub fn sample_texture(image: &Image, [u, v]: [f32; 2]) -> [u8; 3] {
     [srgb[0], srgb[1], srgb[2]]
 }
 
+/// The full-size level of a texture this module made, as an image of its own.
+pub(crate) fn texture_pixels(image: &Image) -> Option<RgbaImage> {
+    let (width, height) = (image.width(), image.height());
+    let data = image.data.as_deref()?;
+    let level = data.get(..(width * height * 4) as usize)?;
+    RgbaImage::from_raw(width, height, level.to_vec())
+}
+
+/// A trilinear-filtered sRGB texture of `pixels` with its whole mip chain.
 fn to_bevy(pixels: RgbaImage) -> Image {
     let size = Extent3d {
         width: pixels.width(),
         height: pixels.height(),
         depth_or_array_layers: 1,
     };
+    let levels = mip_chain(&pixels);
     let mut image = Image::new(
         size,
         TextureDimension::D2,
@@ -140,8 +161,54 @@ fn to_bevy(pixels: RgbaImage) -> Image {
         TextureFormat::Rgba8UnormSrgb,
         RenderAssetUsages::RENDER_WORLD | RenderAssetUsages::MAIN_WORLD,
     );
+    image.texture_descriptor.mip_level_count = 1 + levels.len() as u32;
+    if let Some(data) = &mut image.data {
+        levels
+            .iter()
+            .for_each(|level| data.extend_from_slice(level));
+    }
     image.sampler = ImageSampler::linear();
     image
+}
+
+/// The levels below `pixels`, each half the size of the one above (rounded down, at least 1),
+/// every pixel the mean of the 2×2 above it in linear light, so that a distant texture keeps
+/// its brightness.
+fn mip_chain(pixels: &RgbaImage) -> Vec<Vec<u8>> {
+    let to_linear: Vec<f32> = (0..=255u8)
+        .map(|c| Color::srgb_u8(c, 0, 0).to_linear().red)
+        .collect();
+    let (mut width, mut height) = pixels.dimensions();
+    let mut above: Vec<[f32; 4]> = pixels
+        .pixels()
+        .map(|&image::Rgba([r, g, b, a])| {
+            let [r, g, b] = [r, g, b].map(|c| to_linear[c as usize]);
+            [r, g, b, a as f32 / 255.0]
+        })
+        .collect();
+    let mut levels = Vec::new();
+    while width > 1 || height > 1 {
+        let (w, h) = ((width / 2).max(1), (height / 2).max(1));
+        let at = |x: u32, y: u32| above[(y.min(height - 1) * width + x.min(width - 1)) as usize];
+        let level: Vec<[f32; 4]> = (0..h)
+            .flat_map(|y| (0..w).map(move |x| (x, y)))
+            .map(|(x, y)| {
+                let quad = [(0, 0), (1, 0), (0, 1), (1, 1)].map(|(i, j)| at(2 * x + i, 2 * y + j));
+                std::array::from_fn(|k| quad.iter().map(|p| p[k]).sum::<f32>() / 4.0)
+            })
+            .collect();
+        levels.push(
+            level
+                .iter()
+                .flat_map(|&[r, g, b, a]| {
+                    let [r, g, b, _] = Color::linear_rgb(r, g, b).to_srgba().to_u8_array();
+                    [r, g, b, (a * 255.0).round() as u8]
+                })
+                .collect(),
+        );
+        (above, width, height) = (level, w, h);
+    }
+    levels
 }
 
 /// The texture the points are coloured from.

@@ -507,17 +507,26 @@ fn quality_lines(ui: &mut egui::Ui, quality: &SphereQuality) {
     ui.small(format!("at step {}", quality.step));
 }
 
-/// Point size, morph, colours and which points are shown.
+/// Points or surface, point size, lighting, morph and colours.
 fn view(ui: &mut egui::Ui, edited: &mut SphereSettings) {
     ui.horizontal(|ui| {
-        ui.radio_value(&mut edited.view, SphereView::Grid, "grid");
+        ui.radio_value(&mut edited.view, SphereView::Grid, "points");
+        ui.radio_value(&mut edited.view, SphereView::Surface, "surface");
         ui.radio_value(
             &mut edited.view,
             SphereView::TrainingBatch,
             "training batch (dropout on)",
         );
     });
-    ui.add(egui::Slider::new(&mut edited.point_radius, 0.002..=0.05).text("point size"));
+    match edited.view {
+        SphereView::Surface => {
+            ui.checkbox(&mut edited.lit, "lit")
+                .on_hover_text("shaded by a light over your shoulder, or the texture as it is");
+        }
+        _ => {
+            ui.add(egui::Slider::new(&mut edited.point_radius, 0.002..=0.05).text("point size"));
+        }
+    }
     ui.add(egui::Slider::new(&mut edited.morph, 0.0..=1.0).text("square to sphere"));
     ui.horizontal(|ui| {
         ui.radio_value(&mut edited.colour_mode, ColourMode::Texture, "texture");
@@ -608,7 +617,7 @@ fn files(
     });
     ui.horizontal(|ui| {
         ui.text_edit_singleline(&mut panel.export_path);
-        for extension in ["ply", "csv"] {
+        for extension in ["glb", "ply", "csv"] {
             if ui.button(format!("Export .{extension}")).clicked() {
                 let path = Path::new(panel.export_path.trim()).with_extension(extension);
                 commands.write(SphereCommand::Export(path));

@@ -67,6 +67,14 @@ fn writes_grid_loss_and_checkpoint() {
         .nth(1)
         .unwrap();
     assert!(first_vertex.ends_with(" 70 70 0"), "{first_vertex}");
+    let glb = std::fs::read(out.join("grid.glb")).unwrap();
+    let gltf = gltf::Gltf::from_slice(&glb).unwrap();
+    let primitive = gltf.meshes().next().unwrap().primitives().next().unwrap();
+    assert_eq!(
+        primitive.get(&gltf::Semantic::Positions).unwrap().count(),
+        49
+    );
+    assert!(primitive.get(&gltf::Semantic::Colors(0)).is_some());
     assert!(out.join("model.mpk").is_file());
     std::fs::remove_dir_all(out).unwrap();
 }
@@ -128,6 +136,10 @@ fn record_refuses_bad_input_in_one_line() {
         (vec!["--out", "x.avi", "--checkpoint", "c.mpk"], ".avi"),
         (vec!["--out", "x.gif"], "--train-steps"),
         (vec!["--out", "x.gif", "--size", "big"], "WIDTHxHEIGHT"),
+        (
+            vec!["--out", "x.gif", "--view", "sideways"],
+            "unknown view 'sideways'",
+        ),
         (
             vec!["--out", "x.gif", "--checkpoint", "missing.mpk"],
             "missing.mpk",

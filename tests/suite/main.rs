@@ -10,4 +10,6 @@ mod model;
 mod plugin;
 mod record;
 mod render;
+mod surface;
+mod surface_view;
 mod trainer;

@@ -95,7 +95,7 @@ fn crowded_points_measure_as_a_dense_scan_does() {
 }
 
 /// The grid mapped by `f` onto the sphere.
-fn mapped(grid: usize, f: impl Fn(f32, f32) -> [f32; 3]) -> Vec<[f32; 3]> {
+pub fn mapped(grid: usize, f: impl Fn(f32, f32) -> [f32; 3]) -> Vec<[f32; 3]> {
     grid_points(grid)
         .into_iter()
         .map(|[u, v]| f(u, v))
@@ -127,7 +127,7 @@ fn grid_metrics_tell_a_map_from_a_fold_and_a_scatter() {
 
 /// Clarberg's equal-area octahedral map of [-0.5, 0.5]² onto the sphere: the square's four
 /// corners fold onto the south pole.
-fn octahedral(u: f32, v: f32) -> [f32; 3] {
+pub fn octahedral(u: f32, v: f32) -> [f32; 3] {
     let (u, v) = (2.0 * u as f64, 2.0 * v as f64);
     let d = 1.0 - (u.abs() + v.abs());
     let r = 1.0 - d.abs();

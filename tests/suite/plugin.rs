@@ -165,6 +165,19 @@ fn checkpoints_and_exports_from_the_running_app() {
     assert!(ply.contains("element vertex 100\n"));
     let csv = std::fs::read_to_string(dir.join("grid.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 100);
+    // The surface as glTF, the texture embedded.
+    send(&mut app, SphereCommand::Export(dir.join("grid.glb")));
+    update_until(&mut app, "the glTF", |app| notice(app).contains("grid.glb"));
+    let glb = std::fs::read(dir.join("grid.glb")).unwrap();
+    let gltf = gltf::Gltf::from_slice(&glb).unwrap();
+    let primitive = gltf.meshes().next().unwrap().primitives().next().unwrap();
+    let surface = app.world().resource::<SphereMapping>().surface().unwrap();
+    assert_eq!(
+        primitive.get(&gltf::Semantic::Positions).unwrap().count(),
+        100
+    );
+    assert_eq!(primitive.indices().unwrap().count(), surface.indices.len());
+    assert_eq!(gltf.images().count(), 1, "the texture is embedded");
     send(&mut app, SphereCommand::Export(dir.join("grid.txt")));
     let error = state(&app).error.clone();
     assert!(error.unwrap_or_default().contains(".ply or .csv"));

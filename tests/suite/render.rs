@@ -14,25 +14,25 @@ use image::{DynamicImage, Rgba, RgbaImage};
 
 use crate::app::{headless_app, send, state, train_exactly, update_until};
 
-const SIDE: u32 = 128;
+pub const SIDE: u32 = 128;
 /// The orthographic view spans this many world units vertically.
-const VIEW_HEIGHT: f32 = 2.4;
-const POINT_RADIUS: f32 = 0.04;
-const QUADRANTS: [[u8; 3]; 4] = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0]];
+pub const VIEW_HEIGHT: f32 = 2.4;
+pub const POINT_RADIUS: f32 = 0.04;
+pub const QUADRANTS: [[u8; 3]; 4] = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0]];
 
 /// Red, green, blue and yellow quadrants.
-fn quadrant_texture() -> DynamicImage {
+pub fn quadrant_texture() -> DynamicImage {
     DynamicImage::ImageRgba8(RgbaImage::from_fn(64, 64, |x, y| {
         let [r, g, b] = QUADRANTS[(x / 32 + 2 * (y / 32)) as usize];
         Rgba([r, g, b, 255])
     }))
 }
 
-fn is_lit(p: &[u8]) -> bool {
+pub fn is_lit(p: &[u8]) -> bool {
     p[..3].iter().any(|&c| c > 40)
 }
 
-fn near(p: &[u8], colour: [u8; 3]) -> bool {
+pub fn near(p: &[u8], colour: [u8; 3]) -> bool {
     p.iter()
         .zip(colour)
         .all(|(&a, b)| (a as i32 - b as i32).abs() < 70)
@@ -40,7 +40,11 @@ fn near(p: &[u8], colour: [u8; 3]) -> bool {
 
 /// Renders frames until one passes `wanted`: the first frames are blank while pipelines
 /// compile, and a change reaches the read-back a frame or two late.
-fn frame_where(app: &mut App, target: Handle<Image>, wanted: impl Fn(&[u8]) -> bool) -> Vec<u8> {
+pub fn frame_where(
+    app: &mut App,
+    target: Handle<Image>,
+    wanted: impl Fn(&[u8]) -> bool,
+) -> Vec<u8> {
     let frame = Arc::new(Mutex::new(None));
     let sink = frame.clone();
     let readback = app
@@ -60,12 +64,12 @@ fn frame_where(app: &mut App, target: Handle<Image>, wanted: impl Fn(&[u8]) -> b
     panic!("no frame showed what was wanted after 1000 updates");
 }
 
-fn shows_points(pixels: &[u8]) -> bool {
+pub fn shows_points(pixels: &[u8]) -> bool {
     pixels.chunks_exact(4).any(is_lit)
 }
 
 /// The lit pixels, with their index.
-fn lit_pixels(pixels: &[u8]) -> Vec<(usize, &[u8])> {
+pub fn lit_pixels(pixels: &[u8]) -> Vec<(usize, &[u8])> {
     pixels
         .chunks_exact(4)
         .enumerate()
@@ -74,17 +78,17 @@ fn lit_pixels(pixels: &[u8]) -> Vec<(usize, &[u8])> {
 }
 
 /// A pixel's distance from the image centre along x and y.
-fn from_centre(i: usize) -> (f32, f32) {
+pub fn from_centre(i: usize) -> (f32, f32) {
     let centre = (SIDE as f32 - 1.0) / 2.0;
     let (x, y) = ((i % SIDE as usize) as f32, (i / SIDE as usize) as f32);
     (x - centre, y - centre)
 }
 
-const PIXELS_PER_UNIT: f32 = SIDE as f32 / VIEW_HEIGHT;
+pub const PIXELS_PER_UNIT: f32 = SIDE as f32 / VIEW_HEIGHT;
 
 /// An app looking at the points straight on through an orthographic camera, the points
 /// coloured with the quadrant texture, paused; and the image it renders to.
-fn quadrant_app(plugin: NeuralSpherePlugin) -> (App, Handle<Image>) {
+pub fn quadrant_app(plugin: NeuralSpherePlugin) -> (App, Handle<Image>) {
     let mut app = headless_app(plugin.paused());
     app.world_mut()
         .resource_mut::<SphereSettings>()
@@ -120,7 +124,7 @@ fn quadrant_app(plugin: NeuralSpherePlugin) -> (App, Handle<Image>) {
 }
 
 /// Every lit pixel lies within the unit sphere's outline.
-fn assert_round(lit: &[(usize, &[u8])]) {
+pub fn assert_round(lit: &[(usize, &[u8])]) {
     let outline = (1.0 + POINT_RADIUS) * PIXELS_PER_UNIT + 1.5;
     for (i, _) in lit {
         let (x, y) = from_centre(*i);
@@ -249,22 +253,41 @@ fn images_are_fitted_to_squares_and_bad_files_are_errors() {
     let wide = DynamicImage::ImageRgba8(RgbaImage::from_pixel(200, 100, Rgba([255, 0, 0, 255])));
     let letterboxed = fit_image(&wide, ImageFit::Letterbox);
     let cropped = fit_image(&wide, ImageFit::Crop);
-    let size = letterboxed.texture_descriptor.size;
-    assert_eq!((size.width, size.height), (512, 512));
+    // At the image's own resolution: its longer side letterboxed, its shorter cropped.
+    let side = |image: &Image| image.texture_descriptor.size;
+    assert_eq!(
+        (side(&letterboxed).width, side(&letterboxed).height),
+        (200, 200)
+    );
+    assert_eq!((side(&cropped).width, side(&cropped).height), (100, 100));
     let pixel = |image: &Image, x: usize, y: usize| {
         let data = image.data.as_ref().unwrap();
-        data[(y * 512 + x) * 4..][..3].to_vec()
+        let width = image.width() as usize;
+        data[(y * width + x) * 4..][..3].to_vec()
     };
     assert_eq!(
-        pixel(&letterboxed, 256, 10),
+        pixel(&letterboxed, 100, 10),
         [0, 0, 0],
         "bars above a wide image"
     );
-    assert_eq!(pixel(&letterboxed, 256, 256), [255, 0, 0]);
+    assert_eq!(pixel(&letterboxed, 100, 100), [255, 0, 0]);
     assert_eq!(
-        pixel(&cropped, 256, 10),
+        pixel(&cropped, 50, 2),
         [255, 0, 0],
         "a crop fills the square"
+    );
+    // Mipmaps down to one pixel (200, 100, 50, 25, 12, 6, 3, 1), made in linear light: in the
+    // 50×50 level, row 12 straddles the red band's top edge, so it is red at half the light
+    // (188 in sRGB), not at half the byte value (128).
+    assert_eq!(letterboxed.texture_descriptor.mip_level_count, 8);
+    let data = letterboxed.data.as_ref().unwrap();
+    let levels: usize = (0..8).map(|k| (200usize >> k).max(1).pow(2) * 4).sum();
+    assert_eq!(data.len(), levels);
+    let level_2 = &data[(200 * 200 + 100 * 100) * 4..];
+    let edge = &level_2[(12 * 50 + 25) * 4..][..4];
+    assert!(
+        (edge[0] as i32 - 188).abs() <= 1 && edge[1] == 0,
+        "{edge:?}"
     );
 
     let bad = std::env::temp_dir().join(format!("neural-sphere-bad-{}.png", std::process::id()));

@@ -1,0 +1,104 @@
+// Draws the grid's cells as a sheet wrapped onto the sphere. Each vertex carries its grid point
+// and its cell's first point; the positions come from the buffer the points read. A cell with a
+// side longer than the tear chord is moved off screen whole, so a tear shows as a gap.
+
+#import bevy_pbr::{
+    mesh_view_bindings::view,
+    view_transformations::position_world_to_clip,
+}
+
+struct SurfaceParams {
+    // Side of the grid.
+    grid: u32,
+    // 0: sample the texture; 1: the notebook's red/green rule.
+    colour_mode: u32,
+    // 1: lit by a light over the camera's shoulder; 0: the colours as they are.
+    lit: u32,
+    // 0: on the square, 1: on the sphere.
+    morph: f32,
+    // Neighbours further apart than this are torn apart.
+    tear: f32,
+}
+
+@group(#{MATERIAL_BIND_GROUP}) @binding(0) var<uniform> params: SurfaceParams;
+@group(#{MATERIAL_BIND_GROUP}) @binding(1) var texture: texture_2d<f32>;
+@group(#{MATERIAL_BIND_GROUP}) @binding(2) var texture_sampler: sampler;
+// Position on the sphere, three floats per point.
+@group(#{MATERIAL_BIND_GROUP}) @binding(3) var<storage, read> positions: array<f32>;
+
+struct Vertex {
+    // The vertex's place on the square.
+    @location(0) square: vec3<f32>,
+    @location(1) uv: vec2<f32>,
+    // The vertex's grid point, and the first (top-left) point of its cell.
+    @location(2) index: vec2<u32>,
+};
+
+struct VertexOutput {
+    @builtin(position) clip_position: vec4<f32>,
+    @location(0) uv: vec2<f32>,
+    @location(1) normal: vec3<f32>,
+    @location(2) world_position: vec3<f32>,
+};
+
+fn mapped(point: u32) -> vec3<f32> {
+    return vec3(positions[3u * point], positions[3u * point + 1u], positions[3u * point + 2u]);
+}
+
+// Where a grid point stands at the current morph.
+fn placed(point: u32) -> vec3<f32> {
+    let last = f32(params.grid - 1u);
+    let uv = vec2(f32(point % params.grid), f32(point / params.grid)) / last - 0.5;
+    return mix(vec3(2.0 * uv.x, -2.0 * uv.y, 0.0), mapped(point), params.morph);
+}
+
+fn srgb_to_linear(c: vec3<f32>) -> vec3<f32> {
+    return select(pow((c + 0.055) / 1.055, vec3(2.4)), c / 12.92, c <= vec3(0.04045));
+}
+
+@vertex
+fn vertex(vertex: Vertex) -> VertexOutput {
+    var out: VertexOutput;
+    let cell = vertex.index.y;
+    let n = params.grid;
+    let a = placed(cell);
+    let b = placed(cell + 1u);
+    let c = placed(cell + n);
+    let d = placed(cell + n + 1u);
+    let longest = max(max(distance(a, b), distance(c, d)), max(distance(a, c), distance(b, d)));
+    if !(longest <= params.tear) {
+        // Torn (or not finite): all four vertices outside the clip volume, so nothing is drawn.
+        out.clip_position = vec4(2.0, 2.0, 2.0, 1.0);
+        return out;
+    }
+    let sphere = mapped(vertex.index.x);
+    let world_position = mix(vertex.square, sphere, params.morph);
+    out.clip_position = position_world_to_clip(world_position);
+    out.uv = vertex.uv;
+    out.normal = mix(vec3(0.0, 0.0, 1.0), sphere, params.morph);
+    out.world_position = world_position;
+    return out;
+}
+
+@fragment
+fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
+    var colour: vec3<f32>;
+    if params.colour_mode == 1u {
+        // red = u·100 + 120, green = v·100 + 120 (sRGB bytes).
+        colour = srgb_to_linear(vec3((in.uv - 0.5) * 100.0 + 120.0, 0.0) / 255.0);
+    } else {
+        // The texture is sRGB with mipmaps made in linear light: the sample is linear.
+        colour = textureSample(texture, texture_sampler, in.uv).rgb;
+    }
+    if params.lit == 0u {
+        return vec4(colour, 1.0);
+    }
+    // The sphere's normal, turned to the camera where the inside of the sheet shows.
+    var normal = normalize(in.normal);
+    if dot(normal, view.world_position - in.world_position) < 0.0 {
+        normal = -normal;
+    }
+    let light = normalize((view.world_from_view * vec4(-0.4, 0.5, 1.0, 0.0)).xyz);
+    let shade = 0.35 + 0.65 * max(dot(normal, light), 0.0);
+    return vec4(colour * shade, 1.0);
+}

@@ -1,0 +1,258 @@
+//! The surface view: the grid's cells as one triangle mesh whose vertices the shader places from
+//! the same position buffer the points read, textured through the grid's UVs at the texture's
+//! full resolution. A cell with a side longer than [`STRETCH_LIMIT_DEG`] on the sphere is torn
+//! and not drawn, so a tear shows as a gap.
+//!
+//! Also the other way out: [`Mesh::from`] a [`SphereSurface`], for a game's own materials.
+
+use bevy::asset::RenderAssetUsages;
+use bevy::camera::visibility::NoFrustumCulling;
+use bevy::mesh::{Indices, MeshVertexAttribute, MeshVertexBufferLayoutRef, PrimitiveTopology};
+use bevy::pbr::{MaterialPipeline, MaterialPipelineKey};
+use bevy::prelude::*;
+use bevy::render::render_resource::{
+    AsBindGroup, Buffer, RenderPipelineDescriptor, ShaderType, SpecializedMeshPipelineError,
+    VertexFormat,
+};
+use bevy::shader::ShaderRef;
+
+use super::plugin::{SphereSettings, SphereView};
+use super::points::{ColourMode, PointAssets};
+use super::texture::SphereImage;
+use crate::learn::grid::grid_points;
+use crate::learn::metrics::STRETCH_LIMIT_DEG;
+use crate::learn::surface::SphereSurface;
+
+impl From<&SphereSurface> for Mesh {
+    /// A triangle-list mesh with positions, normals, UVs and indices: torn cells are left out,
+    /// and front faces face outwards. Render it with a double-sided material (for example a
+    /// [`StandardMaterial`] with `double_sided: true, cull_mode: None`) to see the inside of a
+    /// sphere that is not closed.
+    fn from(surface: &SphereSurface) -> Self {
+        Mesh::new(
+            PrimitiveTopology::TriangleList,
+            RenderAssetUsages::default(),
+        )
+        .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, surface.positions.clone())
+        .with_inserted_attribute(Mesh::ATTRIBUTE_NORMAL, surface.normals.clone())
+        .with_inserted_attribute(Mesh::ATTRIBUTE_UV_0, surface.uvs.clone())
+        .with_inserted_indices(Indices::U32(surface.indices.clone()))
+    }
+}
+
+/// Each vertex's grid point, and the first (top-left) point of its cell.
+const ATTRIBUTE_GRID_INDEX: MeshVertexAttribute =
+    MeshVertexAttribute::new("SphereGridIndex", 1_946_113_571, VertexFormat::Uint32x2);
+
+/// The surface entity: one mesh of the whole grid, drawn with [`SurfaceMaterial`] in the
+/// [`SphereView::Surface`] view. The shader places its vertices; its `Transform` is not used.
+#[derive(Component, Debug, Clone, Copy, Reflect)]
+#[reflect(Component)]
+#[require(Transform, Visibility, NoFrustumCulling)]
+pub struct SphereSurfaceMesh;
+
+#[derive(Clone, Copy, Debug, ShaderType)]
+struct SurfaceParams {
+    grid: u32,
+    colour_mode: u32,
+    lit: u32,
+    morph: f32,
+    tear: f32,
+}
+
+/// The surface's material. The vertex shader reads each vertex's position from the grid's
+/// position buffer and leaves out torn cells; the fragment shader samples the texture.
+#[derive(Asset, TypePath, AsBindGroup, Debug, Clone)]
+#[uniform(0, SurfaceParams)]
+pub struct SurfaceMaterial {
+    /// Side of the grid.
+    pub grid: u32,
+    /// The texture, or the notebook's colours.
+    pub colour_mode: ColourMode,
+    /// Shaded by a light over the camera's shoulder, or the texture's colours as they are.
+    pub lit: bool,
+    /// 0 lays the sheet out as the square, 1 wraps it onto the sphere.
+    pub morph: f32,
+    /// The texture, sampled trilinearly through its mipmaps.
+    #[texture(1)]
+    #[sampler(2)]
+    pub texture: Handle<Image>,
+    /// Each grid point's position, three floats a point: the buffer the points read.
+    #[storage(3, read_only, buffer)]
+    pub positions: Buffer,
+}
+
+impl From<&SurfaceMaterial> for SurfaceParams {
+    fn from(material: &SurfaceMaterial) -> Self {
+        Self {
+            grid: material.grid,
+            colour_mode: match material.colour_mode {
+                ColourMode::Texture => 0,
+                ColourMode::Notebook => 1,
+            },
+            lit: material.lit.into(),
+            morph: material.morph,
+            // The chord of the tear angle: the same rule for unit vectors, and cheaper.
+            tear: 2.0 * (STRETCH_LIMIT_DEG.to_radians() / 2.0).sin() as f32,
+        }
+    }
+}
+
+const SHADER_PATH: &str = "embedded://bevy_neural_sphere/scene/shaders/surface.wgsl";
+
+impl Material for SurfaceMaterial {
+    fn vertex_shader() -> ShaderRef {
+        SHADER_PATH.into()
+    }
+
+    fn fragment_shader() -> ShaderRef {
+        SHADER_PATH.into()
+    }
+
+    fn enable_prepass() -> bool {
+        false
+    }
+
+    fn enable_shadows() -> bool {
+        false
+    }
+
+    fn specialize(
+        _pipeline: &MaterialPipeline,
+        descriptor: &mut RenderPipelineDescriptor,
+        layout: &MeshVertexBufferLayoutRef,
+        _key: MaterialPipelineKey<Self>,
+    ) -> Result<(), SpecializedMeshPipelineError> {
+        descriptor.vertex.buffers = vec![layout.0.get_layout(&[
+            Mesh::ATTRIBUTE_POSITION.at_shader_location(0),
+            Mesh::ATTRIBUTE_UV_0.at_shader_location(1),
+            ATTRIBUTE_GRID_INDEX.at_shader_location(2),
+        ])?];
+        // Both sides of the sheet: an open sphere shows its inside.
+        descriptor.primitive.cull_mode = None;
+        Ok(())
+    }
+}
+
+/// The surface's mesh and material, and the grid they were made for.
+#[derive(Resource)]
+pub(crate) struct SurfaceAssets {
+    mesh: Handle<Mesh>,
+    material: Handle<SurfaceMaterial>,
+}
+
+/// Spawns the surface, hidden unless the view is [`SphereView::Surface`].
+pub(crate) fn setup_surface(
+    mut commands: Commands,
+    settings: Res<SphereSettings>,
+    points: Res<PointAssets>,
+    image: Res<SphereImage>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<SurfaceMaterial>>,
+) {
+    let assets = SurfaceAssets {
+        mesh: meshes.add(sheet_mesh(settings.grid)),
+        material: materials.add(SurfaceMaterial {
+            grid: settings.grid,
+            colour_mode: settings.colour_mode,
+            lit: settings.lit,
+            morph: settings.morph.clamp(0.0, 1.0),
+            texture: image.0.clone(),
+            positions: points.grid.buffers.positions.clone(),
+        }),
+    };
+    commands.spawn((
+        SphereSurfaceMesh,
+        Mesh3d(assets.mesh.clone()),
+        MeshMaterial3d(assets.material.clone()),
+        view_visibility(settings.view),
+    ));
+    commands.insert_resource(assets);
+}
+
+fn view_visibility(view: SphereView) -> Visibility {
+    match view {
+        SphereView::Surface => Visibility::Inherited,
+        SphereView::Grid | SphereView::TrainingBatch => Visibility::Hidden,
+    }
+}
+
+/// Follows the settings, the texture, the grid's side and its position buffer (new when the
+/// grid grows): the material when any changes, the mesh when the side does.
+pub(crate) fn sync_surface(
+    settings: Res<SphereSettings>,
+    image: Res<SphereImage>,
+    points: Res<PointAssets>,
+    assets: Res<SurfaceAssets>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<SurfaceMaterial>>,
+    mut surface: Query<&mut Visibility, With<SphereSurfaceMesh>>,
+) {
+    if !(settings.is_changed() || image.is_changed() || points.is_changed()) {
+        return;
+    }
+    surface.iter_mut().for_each(|mut v| {
+        v.set_if_neq(view_visibility(settings.view));
+    });
+    let Some(material) = materials.get(&assets.material) else {
+        return;
+    };
+    let positions = &points.grid.buffers.positions;
+    let regrid = material.grid != settings.grid;
+    let changed = regrid
+        || material.colour_mode != settings.colour_mode
+        || material.lit != settings.lit
+        || material.morph != settings.morph.clamp(0.0, 1.0)
+        || material.texture != image.0
+        || material.positions.id() != positions.id();
+    if !changed {
+        return;
+    }
+    if regrid {
+        meshes
+            .insert(&assets.mesh, sheet_mesh(settings.grid))
+            .expect("the surface holds a strong handle to its mesh");
+    }
+    if let Some(mut material) = materials.get_mut(&assets.material) {
+        material.grid = settings.grid;
+        material.colour_mode = settings.colour_mode;
+        material.lit = settings.lit;
+        material.morph = settings.morph.clamp(0.0, 1.0);
+        material.texture = image.0.clone();
+        material.positions = positions.clone();
+    }
+}
+
+/// The sheet the shader wraps: four vertices a cell, each at its point's place on the square
+/// (what the surface shows at morph 0) with its UV, its grid point and its cell, so that the
+/// shader can leave a torn cell out whole; two triangles a cell.
+fn sheet_mesh(grid: u32) -> Mesh {
+    let side = grid.max(2) as usize;
+    let points = grid_points(side);
+    let cells = (side - 1) * (side - 1);
+    let mut squares = Vec::with_capacity(4 * cells);
+    let mut uvs = Vec::with_capacity(4 * cells);
+    let mut index = Vec::with_capacity(4 * cells);
+    let mut indices = Vec::with_capacity(6 * cells);
+    for row in 0..side - 1 {
+        for column in 0..side - 1 {
+            let cell = row * side + column;
+            let first = squares.len() as u32;
+            for point in [cell, cell + 1, cell + side, cell + side + 1] {
+                let [u, v] = points[point];
+                squares.push([2.0 * u, -2.0 * v, 0.0]);
+                uvs.push([u + 0.5, v + 0.5]);
+                index.push([point as u32, cell as u32]);
+            }
+            indices.extend([0, 2, 1, 1, 2, 3].map(|k| first + k));
+        }
+    }
+    Mesh::new(
+        PrimitiveTopology::TriangleList,
+        RenderAssetUsages::RENDER_WORLD,
+    )
+    .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, squares)
+    .with_inserted_attribute(Mesh::ATTRIBUTE_UV_0, uvs)
+    .with_inserted_attribute(ATTRIBUTE_GRID_INDEX, index)
+    .with_inserted_indices(Indices::U32(indices))
+}
