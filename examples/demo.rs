@@ -145,7 +145,7 @@ fn time_frames(mut app: App, frames: u32, preset: Preset, started: Instant) {
         .world_mut()
         .spawn(Readback::texture(target))
         .observe(move |frame: On<ReadbackComplete>| {
-            if shows_points(&frame.data) {
+            if shows_sphere(&frame.data) {
                 seen.store(true, Ordering::Relaxed);
             }
         })
@@ -157,7 +157,7 @@ fn time_frames(mut app: App, frames: u32, preset: Preset, started: Instant) {
     }
     let first_frame = started.elapsed().as_secs_f64();
     app.world_mut().despawn(readback);
-    println!("first frame showing the points after {first_frame:.1} s");
+    println!("first frame showing the sphere after {first_frame:.1} s");
 
     for _ in 0..30 {
         app.update();
@@ -215,7 +215,7 @@ impl Closed {
 }
 
 /// Whether any pixel differs from the corner's, the background.
-fn shows_points(rgba: &[u8]) -> bool {
+fn shows_sphere(rgba: &[u8]) -> bool {
     let corner = &rgba[..4.min(rgba.len())];
     rgba.chunks_exact(4).any(|p| {
         p.iter()

@@ -39,7 +39,7 @@ pub use scene::render_device::BurnWgpuDevice;
 pub use scene::surface::{SphereSurfaceMesh, SurfaceMaterial};
 pub use scene::texture::{
     ImageFit, MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, MAX_TEXTURE_SIDE, SphereImage, fit_image,
-    load_image_file, sample_texture, uv_test_grid,
+    load_image_file, point_colour, sample_texture, uv_test_grid,
 };
 pub use scene::training::TrainingState;
 #[cfg(feature = "ui")]

@@ -9,7 +9,7 @@ use super::plugin::SphereSettings;
 use super::points::{ColourMode, PointWriter};
 use super::positions::SphereMapping;
 use super::record::RecordingStatus;
-use super::texture::{SphereImage, sample_texture, texture_pixels};
+use super::texture::{SphereImage, point_colour, texture_pixels};
 use super::training::{SphereTrainer, TrainingState};
 use crate::Error;
 use crate::learn::backend::BackendKind;
@@ -198,7 +198,7 @@ pub(crate) fn write_exports(
             Ok(ExportFormat::Ply) => {
                 let colours: Vec<[u8; 3]> = match texture {
                     Some(texture) => (mapping.points.iter())
-                        .map(|&[u, v]| sample_texture(texture, [u + 0.5, v + 0.5]))
+                        .map(|&[u, v]| point_colour(texture, [u + 0.5, v + 0.5], mapping.grid))
                         .collect(),
                     None => notebook(),
                 };

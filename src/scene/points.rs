@@ -14,7 +14,7 @@ use bevy::shader::ShaderRef;
 
 use super::plugin::{SphereSettings, SphereView};
 use super::positions::{PointBuffers, SphereMapping};
-use super::texture::{SphereImage, uv_test_grid};
+use super::texture::{SphereImage, grid_lod, uv_test_grid};
 use crate::learn::gpu_copy::GpuTarget;
 use crate::learn::grid::grid_points;
 
@@ -48,6 +48,7 @@ struct PointParams {
     colour_mode: u32,
     radius: f32,
     morph: f32,
+    texture_lod: f32,
 }
 
 /// The material every point shares. The vertex shader reads the point's source `(u, v)` and
@@ -61,6 +62,8 @@ pub struct PointMaterial {
     pub radius: f32,
     /// 0 places each point on the square, 1 on the sphere.
     pub morph: f32,
+    /// The mip level the points sample the texture at (see [`point_colour`](crate::point_colour)).
+    pub texture_lod: f32,
     /// The texture the points are coloured from.
     #[texture(1)]
     #[sampler(2)]
@@ -82,6 +85,7 @@ impl From<&PointMaterial> for PointParams {
             },
             radius: material.radius,
             morph: material.morph,
+            texture_lod: material.texture_lod,
         }
     }
 }
@@ -131,6 +135,7 @@ impl PointSet {
             colour_mode,
             radius: 0.0,
             morph: 1.0,
+            texture_lod: 0.0,
             texture,
             sources: buffers.sources.clone(),
             positions: buffers.positions.clone(),
@@ -237,12 +242,16 @@ pub(crate) fn spawn_batch_points(commands: &mut Commands, assets: &PointAssets, 
 pub(crate) fn sync_material(
     settings: Res<SphereSettings>,
     image: Res<SphereImage>,
+    images: Res<Assets<Image>>,
     assets: Res<PointAssets>,
     mut materials: ResMut<Assets<PointMaterial>>,
 ) {
     if !(settings.is_changed() || image.is_changed()) {
         return;
     }
+    let texture_lod = images
+        .get(&image.0)
+        .map_or(0.0, |texture| grid_lod(texture, settings.grid));
     for (set, colour_mode) in [
         (&assets.grid, settings.colour_mode),
         (&assets.batch, ColourMode::Notebook),
@@ -253,11 +262,13 @@ pub(crate) fn sync_material(
         let changed = material.colour_mode != colour_mode
             || material.radius != settings.point_radius
             || material.morph != settings.morph.clamp(0.0, 1.0)
+            || material.texture_lod != texture_lod
             || material.texture != image.0;
         if changed && let Some(mut material) = materials.get_mut(&set.material) {
             material.colour_mode = colour_mode;
             material.radius = settings.point_radius;
             material.morph = settings.morph.clamp(0.0, 1.0);
+            material.texture_lod = texture_lod;
             material.texture = image.0.clone();
         }
     }

@@ -105,19 +105,62 @@ pub fn fit_image(image: &DynamicImage, fit: ImageFit) -> Image {
     to_bevy(square)
 }
 
-/// The colour a point at texture coordinates `uv` (in [0, 1]², row 0 at the top) shows, as sRGB
-/// bytes: a bilinear sample of the full-size level in linear light with clamped edges, as the
-/// point shader takes it. Textures other than 8-bit sRGB RGBA (as this module makes them) read
-/// as black.
-pub fn sample_texture(image: &Image, [u, v]: [f32; 2]) -> [u8; 3] {
-    let (width, height) = (image.width() as usize, image.height() as usize);
-    let Some(data) = image
-        .data
-        .as_deref()
-        .filter(|d| d.len() >= width * height * 4)
-    else {
+/// The colour at texture coordinates `uv` (in [0, 1]², row 0 at the top), as sRGB bytes: a
+/// bilinear sample of the full-size level in linear light with clamped edges. Textures other
+/// than 8-bit sRGB RGBA (as this module makes them) read as black.
+pub fn sample_texture(image: &Image, uv: [f32; 2]) -> [u8; 3] {
+    to_srgb(sample_level(image, uv, 0).unwrap_or_default())
+}
+
+/// The colour the point at texture coordinates `uv` of a `grid × grid` grid shows, as the point
+/// shader takes it: a trilinear sample at the mip level whose texels are about one grid cell
+/// wide, so that each point shows its cell's mean colour rather than whichever texel it falls
+/// on.
+pub fn point_colour(image: &Image, uv: [f32; 2], grid: u32) -> [u8; 3] {
+    let lod = grid_lod(image, grid);
+    let below = lod.floor() as u32;
+    let (Some(a), Some(b)) = (
+        sample_level(image, uv, below),
+        sample_level(image, uv, below + 1).or_else(|| sample_level(image, uv, below)),
+    ) else {
         return [0; 3];
     };
+    to_srgb(mix(a, b, lod.fract()))
+}
+
+/// The mip level the points of a `grid × grid` grid sample `image` at: where a texel is about
+/// one grid cell wide, within the levels the image has.
+pub(crate) fn grid_lod(image: &Image, grid: u32) -> f32 {
+    let cells = grid.saturating_sub(1).max(1) as f32;
+    let last = image.texture_descriptor.mip_level_count.saturating_sub(1) as f32;
+    (image.width() as f32 / cells).log2().clamp(0.0, last)
+}
+
+fn mix(a: [f32; 3], b: [f32; 3], t: f32) -> [f32; 3] {
+    [0, 1, 2].map(|k| a[k] + (b[k] - a[k]) * t)
+}
+
+fn to_srgb([r, g, b]: [f32; 3]) -> [u8; 3] {
+    let srgb = Color::linear_rgb(r, g, b).to_srgba().to_u8_array();
+    [srgb[0], srgb[1], srgb[2]]
+}
+
+/// A bilinear sample of mip level `level` in linear light, if the image holds that level as
+/// 8-bit RGBA.
+fn sample_level(image: &Image, [u, v]: [f32; 2], level: u32) -> Option<[f32; 3]> {
+    if level >= image.texture_descriptor.mip_level_count {
+        return None;
+    }
+    let size = |k: u32| {
+        let side = |s: u32| (s >> k).max(1) as usize;
+        (side(image.width()), side(image.height()))
+    };
+    let offset: usize = (0..level).map(|k| size(k).0 * size(k).1 * 4).sum();
+    let (width, height) = size(level);
+    let data = image
+        .data
+        .as_deref()?
+        .get(offset..offset + width * height * 4)?;
     let texel = |x: usize, y: usize| -> [f32; 3] {
         let p = &data[(y * width + x) * 4..][..3];
         [p[0], p[1], p[2]].map(|c| Color::srgb_u8(c, 0, 0).to_linear().red)
@@ -130,12 +173,9 @@ pub fn sample_texture(image: &Image, [u, v]: [f32; 2]) -> [u8; 3] {
     };
     let (x0, x1, fx) = axis(u, width);
     let (y0, y1, fy) = axis(v, height);
-    let mix = |a: [f32; 3], b: [f32; 3], t: f32| [0, 1, 2].map(|k| a[k] + (b[k] - a[k]) * t);
     let top = mix(texel(x0, y0), texel(x1, y0), fx);
     let bottom = mix(texel(x0, y1), texel(x1, y1), fx);
-    let [r, g, b] = mix(top, bottom, fy);
-    let srgb = Color::linear_rgb(r, g, b).to_srgba().to_u8_array();
-    [srgb[0], srgb[1], srgb[2]]
+    Some(mix(top, bottom, fy))
 }
 
 /// The full-size level of a texture this module made, as an image of its own.

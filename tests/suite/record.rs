@@ -6,7 +6,7 @@ use std::process::Command;
 use bevy::prelude::*;
 use bevy_neural_sphere::{
     BackendKind, NeuralSpherePlugin, OrbitSpec, Preset, RecordOrbit, RecordingStatus,
-    SphereCommand, SphereSettings, grid_points, sample_texture, uv_test_grid,
+    SphereCommand, SphereSettings, grid_points, point_colour, uv_test_grid,
 };
 
 use crate::app::{headless_app, send, steps, train_exactly, update_until};
@@ -128,11 +128,12 @@ fn orbits_come_out_as_looping_gif_png_frames_and_mp4() {
     for (i, pair) in frames.windows(2).enumerate() {
         assert_ne!(pair[0], pair[1], "frames {i} and {} are equal", i + 1);
     }
-    // The points show the texture's colours (up to the GIF's 256-colour palette).
+    // The points show the texture's colours as the 40×40 grid's points take them (up to the
+    // GIF's 256-colour palette), looked up at a finer grid of places.
     let texture = uv_test_grid();
     let samples: Vec<[u8; 3]> = grid_points(64)
         .iter()
-        .map(|&[u, v]| sample_texture(&texture, [u + 0.5, v + 0.5]))
+        .map(|&[u, v]| point_colour(&texture, [u + 0.5, v + 0.5], 40))
         .collect();
     for frame in [&frames[0], &frames[6]] {
         let shown: Vec<&[u8]> = frame.chunks_exact(4).filter(|p| lit(frame, p)).collect();

@@ -297,6 +297,27 @@ fn images_are_fitted_to_squares_and_bad_files_are_errors() {
         .to_string();
     assert!(err.contains(&*bad.to_string_lossy()), "{err}");
 
+    // A black and white checkerboard of single pixels: a texel read at full size is black or
+    // white, while a point of a coarse grid shows its cell's mean, half the light (188 sRGB).
+    let checker = DynamicImage::ImageRgba8(RgbaImage::from_fn(64, 64, |x, y| {
+        let c = if (x + y) % 2 == 0 { 0 } else { 255 };
+        Rgba([c, c, c, 255])
+    }));
+    let checker = fit_image(&checker, ImageFit::Crop);
+    let texel_centre = [0.5 / 64.0, 0.5 / 64.0];
+    assert_eq!(
+        bevy_neural_sphere::sample_texture(&checker, texel_centre),
+        [0, 0, 0]
+    );
+    for uv in [[0.3, 0.3], [0.5, 0.71], [0.9, 0.1]] {
+        let [r, g, b] = bevy_neural_sphere::point_colour(&checker, uv, 9);
+        assert!(
+            (r as i32 - 188).abs() <= 2 && r == g && g == b,
+            "{:?} at {uv:?}",
+            [r, g, b]
+        );
+    }
+
     // A PNG header that claims 40000×40000 pixels is refused before any pixel is read.
     let chunk = |kind: &[u8], data: &[u8]| {
         let body = [kind, data].concat();

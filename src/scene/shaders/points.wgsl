@@ -14,6 +14,8 @@ struct PointParams {
     radius: f32,
     // 0: on the square, 1: on the sphere.
     morph: f32,
+    // The mip level whose texels are about one grid cell wide.
+    texture_lod: f32,
 }
 
 @group(#{MATERIAL_BIND_GROUP}) @binding(0) var<uniform> params: PointParams;
@@ -60,8 +62,9 @@ fn vertex(vertex: Vertex) -> VertexOutput {
         let srgb = vec3(uv * 100.0 + 120.0, 0.0) / 255.0;
         out.color = vec4(srgb_to_linear(srgb), 1.0);
     } else {
-        // The texture is sRGB, so the bilinear sample is already linear.
-        out.color = textureSampleLevel(texture, texture_sampler, texel, 0.0);
+        // The texture is sRGB, so the trilinear sample is already linear: each point shows its
+        // cell's mean colour.
+        out.color = textureSampleLevel(texture, texture_sampler, texel, params.texture_lod);
     }
     return out;
 }
