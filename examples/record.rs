@@ -19,10 +19,10 @@ use bevy::prelude::*;
 use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 use bevy_neural_sphere::{
-    BackendKind, Checkpoint, CpuBackend, Error, GpuBackend, ImageFit, NeuralSpherePlugin,
-    OrbitSpec, Preset, RecordOrbit, RecordingStatus, SphereCommand, SphereSettings, SphereView,
-    Trainer, TrainingDevice, TrainingState, UniformityBackend, load_image_file, render_adapter,
-    training_device,
+    BackendKind, Checkpoint, CpuBackend, Error, FusedBackend, GpuBackend, ImageFit,
+    NeuralSpherePlugin, OrbitSpec, Preset, RecordOrbit, RecordingStatus, SphereCommand,
+    SphereSettings, SphereView, Trainer, TrainingDevice, TrainingState, load_image_file,
+    render_adapter, training_device,
 };
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -133,7 +133,7 @@ fn run(args: &Args) -> Result<(), Error> {
 }
 
 /// Trains with a progress bar and saves the checkpoint to `path`.
-fn train<B: UniformityBackend>(
+fn train<B: FusedBackend>(
     args: &Args,
     steps: usize,
     path: &std::path::Path,

@@ -14,10 +14,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use bevy_neural_sphere::{
-    Activation, BackendKind, CpuBackend, Error, GpuBackend, Objective, Preset, SphereNetConfig,
-    SphereSurface, StepStats, SurfacePaint, TrainConfig, Trainer, TrainingDevice,
-    UniformityBackend, grid_metrics, grid_points, notebook_colour, sphere_metrics, training_device,
-    write_glb, write_grid_csv, write_loss_csv, write_ply,
+    Activation, BackendKind, CpuBackend, Error, FusedBackend, GpuBackend, Objective, Preset,
+    SphereNetConfig, SphereSurface, StepStats, SurfacePaint, TrainConfig, Trainer, TrainingDevice,
+    grid_metrics, grid_points, notebook_colour, sphere_metrics, training_device, write_glb,
+    write_grid_csv, write_loss_csv, write_ply,
 };
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -113,7 +113,7 @@ fn prepare_out_dir(dir: &Path) -> Result<(), Error> {
     std::fs::remove_file(probe).map_err(io)
 }
 
-fn train<B: UniformityBackend>(
+fn train<B: FusedBackend>(
     args: &Args,
     config: TrainConfig,
     device: &B::Device,

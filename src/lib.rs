@@ -12,6 +12,7 @@ pub use learn::backend::{
 };
 pub use learn::checkpoint::{CHECKPOINT_EXTENSION, Checkpoint};
 pub use learn::export::{write_grid_csv, write_loss_csv, write_ply};
+pub use learn::fused::{FusedBackend, fused_silu, fused_uniformity_loss};
 pub use learn::glb::{SurfacePaint, write_glb};
 pub use learn::gpu_copy::{GpuTarget, copy_to_buffer};
 pub use learn::grid::{grid_points, notebook_colour};
@@ -25,7 +26,6 @@ pub use learn::objective::{Objective, cosine_similarity, seed_loss, uniformity_l
 pub use learn::recovery::Recovery;
 pub use learn::surface::SphereSurface;
 pub use learn::trainer::{PendingSteps, Preset, StepStats, TrainConfig, Trainer, eval};
-pub use learn::uniformity::{UniformityBackend, fused_uniformity_loss};
 pub use learn::worker::TrainingPhase;
 #[cfg(feature = "camera")]
 pub use scene::camera::{SphereCamera, SphereCameraPlugin};

@@ -1,5 +1,5 @@
 //! The learning side, burn only (no Bevy): the grid of source points, the network and its
-//! objectives (`uniformity` fused with its gradient), the trainer (and its `recovery` from
+//! objectives (`fused`: the uniformity loss and SiLU, each with its gradient), the trainer (and its `recovery` from
 //! non-finite steps) and the thread that runs it, checkpoints, metrics, the mapped grid as a
 //! `surface`, and exports (`glb` for the surface).
 //!
@@ -9,6 +9,7 @@
 pub(crate) mod backend;
 pub(crate) mod checkpoint;
 pub(crate) mod export;
+pub(crate) mod fused;
 pub(crate) mod glb;
 pub(crate) mod gpu_copy;
 pub(crate) mod grid;
@@ -19,5 +20,4 @@ pub(crate) mod objective;
 pub(crate) mod recovery;
 pub(crate) mod surface;
 pub(crate) mod trainer;
-pub(crate) mod uniformity;
 pub(crate) mod worker;

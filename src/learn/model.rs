@@ -22,15 +22,18 @@ pub enum Activation {
 }
 
 impl Activation {
-    fn apply<B: Backend>(self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+    fn apply<B: Backend>(self, x: Tensor<B, 2>, silu: Silu<B>) -> Tensor<B, 2> {
         match self {
             Activation::Identity => x,
             Activation::Relu => burn::tensor::activation::relu(x),
-            Activation::Silu => burn::tensor::activation::silu(x),
+            Activation::Silu => silu(x),
             Activation::Tanh => x.tanh(),
         }
     }
 }
+
+/// An implementation of SiLU: burn's, or the trainer's [`fused_silu`](super::fused::fused_silu).
+pub(crate) type Silu<B> = fn(Tensor<B, 2>) -> Tensor<B, 2>;
 
 /// Architecture of a [`SphereNet`]: hidden layers between the 2-D input and the 3-D output.
 ///
@@ -147,12 +150,22 @@ impl<B: Backend> SphereNet<B> {
     /// `masks` switches dropout on: one `[n, width]` mask per hidden layer whose dropout rate is
     /// not zero, as [`dropout_mask`] makes them. `None` is evaluation mode.
     pub fn forward(&self, x: Tensor<B, 2>, masks: Option<&[Tensor<B, 2>]>) -> Tensor<B, 2> {
+        self.forward_with(x, masks, burn::tensor::activation::silu)
+    }
+
+    /// [`SphereNet::forward`] with `silu` for SiLU.
+    pub(crate) fn forward_with(
+        &self,
+        x: Tensor<B, 2>,
+        masks: Option<&[Tensor<B, 2>]>,
+        silu: Silu<B>,
+    ) -> Tensor<B, 2> {
         let mut masks = masks.map(|m| m.iter());
         let mut x = x;
         for ((linear, activation), &p) in
             self.hidden.iter().zip(&self.activations).zip(&self.dropout)
         {
-            x = activation.apply(linear.forward(x));
+            x = activation.apply(linear.forward(x), silu);
             if p > 0.0
                 && let Some(mask) = masks.as_mut().and_then(Iterator::next)
             {

@@ -15,10 +15,10 @@ use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 
 use super::checkpoint::Checkpoint;
+use super::fused::{FusedBackend, fused_silu, fused_uniformity_loss};
 use super::model::{Activation, SphereNet, SphereNetConfig, dropout_mask};
 use super::objective::{Objective, seed_loss};
 use super::recovery::{RECOVERY_LR_FACTOR, Recovery, Snapshot, Snapshots, SphereAdam};
-use super::uniformity::{UniformityBackend, fused_uniformity_loss};
 use crate::Error;
 
 /// Hyper-parameters of a training run. The defaults are the notebook's.
@@ -131,9 +131,10 @@ impl TrainConfig {
 pub enum Preset {
     /// The notebook's run: its net, its loss, dropout and optimiser ([`TrainConfig::new`]).
     Seed,
-    /// Closes the sphere: Wang & Isola uniformity at temperature 20 on a 2-64-64-64-3 SiLU net
-    /// without dropout, Adam lr 0.01. Its 100×100 grid covers over 99 % of the sphere after
-    /// 10,000 steps.
+    /// Closes the sphere: Wang & Isola uniformity at temperature 50 on a 2-64-64-64-3 SiLU net
+    /// without dropout, Adam lr 0.01 × 0.7 every 500 steps. Its 100×100 grid stays closed
+    /// (coverage ≥ 99 %, largest empty cap ≤ 5°, nothing torn or covered twice) from a few
+    /// thousand steps on.
     Closed,
 }
 
@@ -161,9 +162,11 @@ impl Preset {
                         .with_dropout(vec![0.0; 3]),
                 )
                 .with_objective(Objective::Uniformity)
-                .with_temperature(20.0)
+                .with_temperature(50.0)
                 .with_passes(1)
-                .with_lr(0.01),
+                .with_lr(0.01)
+                .with_lr_step(500)
+                .with_lr_gamma(0.7),
         }
     }
 }
@@ -253,7 +256,7 @@ impl PendingSteps {
 }
 
 /// Trains a [`SphereNet`] on any burn autodiff backend.
-pub struct Trainer<B: UniformityBackend> {
+pub struct Trainer<B: FusedBackend> {
     config: TrainConfig,
     device: B::Device,
     model: SphereNet<B>,
@@ -270,7 +273,7 @@ pub struct Trainer<B: UniformityBackend> {
     recoveries: Vec<Recovery>,
 }
 
-impl<B: UniformityBackend> Trainer<B> {
+impl<B: FusedBackend> Trainer<B> {
     /// A fresh network, initialised from `config.seed`.
     pub fn new(config: TrainConfig, device: &B::Device) -> Result<Self, Error> {
         config.validate()?;
@@ -467,7 +470,7 @@ impl<B: UniformityBackend> Trainer<B> {
             .map(|(&width, &p)| dropout_mask(rng, [rows, width], p, &self.device))
             .collect();
 
-        let outputs = self.model.forward(x, Some(&masks));
+        let outputs = self.model.forward_with(x, Some(&masks), fused_silu);
         let loss = match self.config.objective {
             Objective::Seed => {
                 let halves = outputs.reshape([passes, 2, batch / 2, 3]);

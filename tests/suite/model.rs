@@ -1,8 +1,8 @@
 //! The network and the objective on hand-checkable inputs.
 
 use bevy_neural_sphere::{
-    CpuBackend, SphereNetConfig, UniformityBackend, dropout_mask, eval, fused_uniformity_loss,
-    seed_loss, uniformity_loss,
+    CpuBackend, FusedBackend, SphereNetConfig, dropout_mask, eval, fused_silu,
+    fused_uniformity_loss, seed_loss, uniformity_loss,
 };
 use burn::backend::{Autodiff, NdArray};
 use burn::prelude::*;
@@ -157,7 +157,7 @@ fn config_lists_must_agree() {
 
 /// The loss and its gradient with respect to the unit rows `v` (the op's input), by the fused
 /// op or by autodiff through the tensor-op version.
-fn loss_and_gradient<Be: UniformityBackend>(
+fn loss_and_gradient<Be: FusedBackend>(
     v: &[f32],
     passes: usize,
     t: f64,
@@ -187,7 +187,7 @@ fn unit_rows(rng: &mut Rng, n: usize, centre: [f32; 3], spread: f32) -> Vec<f32>
 }
 
 /// Checks the fused loss against the tensor-op version on `Be`, spread and nearly collapsed.
-fn fused_matches_tensor_ops<Be: UniformityBackend>() {
+fn fused_matches_tensor_ops<Be: FusedBackend>() {
     let mut rng = Rng::seed_from_u64(3);
     let (passes, n) = (2, 300);
     let spread = unit_rows(&mut rng, passes * n, [0.0; 3], 1.0);
@@ -217,4 +217,51 @@ fn the_fused_uniformity_loss_and_gradient_match_the_tensor_ops() {
     fused_matches_tensor_ops::<CpuBackend>();
     // Elsewhere, in tensor operations.
     fused_matches_tensor_ops::<Autodiff<NdArray>>();
+}
+
+/// SiLU and its gradient by the fused op, and by autodiff through burn's, at the same inputs.
+fn silu_both_ways<Be: FusedBackend>(x: &[f32]) -> [(Vec<f32>, Vec<f32>); 2] {
+    [true, false].map(|fused| {
+        let data = TensorData::new(x.to_vec(), [x.len() / 4, 4]);
+        let x = Tensor::<Be, 2>::from_data(data, &Default::default()).require_grad();
+        let y = match fused {
+            true => fused_silu(x.clone()),
+            false => burn::tensor::activation::silu(x.clone()),
+        };
+        // A weighted sum, so that every element's gradient is checked with its own weight.
+        let weights = Tensor::arange(0..x.dims().iter().product::<usize>() as i64, &x.device())
+            .float()
+            .reshape(x.dims())
+            .sin();
+        let gradient = x.grad(&(y.clone() * weights).sum().backward()).unwrap();
+        let values = |t: Tensor<Be::InnerBackend, 2>| t.into_data().into_vec::<f32>().unwrap();
+        (values(y.inner()), values(gradient))
+    })
+}
+
+#[test]
+fn the_fused_silu_and_its_gradient_match_burns() {
+    let mut rng = Rng::seed_from_u64(5);
+    // Both signs, the range where σ turns, saturated inputs, and 0.
+    let mut x: Vec<f32> = (0..4000)
+        .map(|_| 24.0 * (rng.random::<f32>() - 0.5))
+        .collect();
+    x.extend([0.0, -0.0, 90.0, -90.0, 1e-6, -1e-6, 3.5, -3.5]);
+    for [(value, gradient), (expected, expected_gradient)] in [
+        silu_both_ways::<CpuBackend>(&x),
+        silu_both_ways::<Autodiff<NdArray>>(&x),
+    ] {
+        for (what, got, want) in [
+            ("value", &value, &expected),
+            ("gradient", &gradient, &expected_gradient),
+        ] {
+            for (i, (g, w)) in got.iter().zip(want).enumerate() {
+                assert!(
+                    (g - w).abs() <= 1e-5 * w.abs().max(1.0),
+                    "{what} at x = {}: {g}, burn's {w}",
+                    x[i]
+                );
+            }
+        }
+    }
 }

@@ -166,13 +166,16 @@ fn orbits_come_out_as_looping_gif_png_frames_and_mp4() {
         })
         .collect();
     // Frame i is at 360° i / 12, so frame 6 shows the far side: it differs from frame 0 more
-    // than any frame within a quarter turn of it, and about as much as the most different one
-    // (frames 5 to 7 all show the back, nearly none of what frame 0 shows).
+    // than any frame within a quarter turn of it, and the frame that differs most is one of
+    // those that show the back (5 to 7), which share nearly nothing with frame 0. Which of the
+    // three depends on the texture's layout.
     let from_first: Vec<f64> = pngs.iter().map(|f| difference(&pngs[0], f)).collect();
     let far = from_first[6];
-    let most = from_first.iter().copied().fold(0.0, f64::max);
+    let most = (0..from_first.len())
+        .max_by(|&a, &b| from_first[a].total_cmp(&from_first[b]))
+        .unwrap();
     assert!(
-        far >= 0.95 * most,
+        (5..=7).contains(&most),
         "differences from frame 0: {from_first:?}"
     );
     for near in [1, 2, 3, 9, 10, 11] {
