@@ -124,7 +124,6 @@ pub fn grid_metrics(grid: usize, mapped: &[[f32; 3]]) -> GridMetrics {
     }
     let at = |row: usize, col: usize| v[row * grid + col];
 
-    let limit = STRETCH_LIMIT_DEG.to_radians().cos();
     let mut torn = 0;
     for row in 0..grid {
         for col in 0..grid {
@@ -134,7 +133,7 @@ pub fn grid_metrics(grid: usize, mapped: &[[f32; 3]]) -> GridMetrics {
             torn += [right, down]
                 .into_iter()
                 .flatten()
-                .filter(|&n| dot(here, n) < limit)
+                .filter(|&n| torn_apart(here, n))
                 .count();
         }
     }
@@ -278,19 +277,25 @@ fn bessel_series(kappa: f64) -> Vec<f64> {
     out
 }
 
+/// The points' directions, leaving out those that have none (not finite, or at the origin).
 fn normalised(points: &[[f32; 3]]) -> Vec<[f64; 3]> {
-    points
-        .iter()
-        .map(|p| {
-            let p = p.map(f64::from);
-            let length = norm(p);
-            p.map(|c| c / length)
-        })
-        .filter(|p| p.iter().all(|c| c.is_finite()))
-        .collect()
+    points.iter().filter_map(|&p| direction(p)).collect()
 }
 
-fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
+/// The unit vector along `p`, if `p` has a direction.
+pub(super) fn direction(p: [f32; 3]) -> Option<[f64; 3]> {
+    let p = p.map(f64::from);
+    let length = norm(p);
+    let unit = p.map(|c| c / length);
+    unit.iter().all(|c| c.is_finite()).then_some(unit)
+}
+
+/// Whether two neighbours' directions are more than [`STRETCH_LIMIT_DEG`] apart.
+pub(super) fn torn_apart(a: [f64; 3], b: [f64; 3]) -> bool {
+    dot(a, b) < STRETCH_LIMIT_DEG.to_radians().cos()
+}
+
+pub(super) fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
     a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 }
 
@@ -298,7 +303,7 @@ fn add(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
     [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
 }
 
-fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+pub(super) fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
     [
         a[1] * b[2] - a[2] * b[1],
         a[2] * b[0] - a[0] * b[2],

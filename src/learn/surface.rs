@@ -1,15 +1,16 @@
 //! The mapped grid as a surface: one vertex per grid point, two triangles per cell, and no
 //! triangle across a tear.
 
-use super::metrics::STRETCH_LIMIT_DEG;
+use super::metrics::{cross, direction, dot, torn_apart};
 
 /// The learned sphere as an indexed triangle mesh, ready for a renderer or a file.
 ///
 /// Vertex `i` is grid point `i` (as [`grid_points`](crate::grid_points) orders them) where the
 /// network maps it. Each cell of the grid is two triangles, unless one of its four sides spans
-/// more than [`STRETCH_LIMIT_DEG`] on the sphere: such a cell is torn, and left out, so a tear
-/// shows as a gap rather than a smear across the sphere. Triangles wind counter-clockwise seen
-/// from outside the sphere, whichever way round the network laid the square down.
+/// more than [`STRETCH_LIMIT_DEG`](crate::STRETCH_LIMIT_DEG) on the sphere: such a cell is
+/// torn, and left out, so a tear shows as a gap rather than a smear across the sphere.
+/// Triangles wind counter-clockwise seen from outside the sphere, whichever way round the
+/// network laid the square down.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SphereSurface {
     /// Side of the grid.
@@ -38,18 +39,9 @@ impl SphereSurface {
             "a {grid}×{grid} grid has {} points",
             grid * grid
         );
-        let limit = STRETCH_LIMIT_DEG.to_radians().cos();
-        let direction = |p: [f32; 3]| {
-            let [x, y, z] = p.map(f64::from);
-            let length = (x * x + y * y + z * z).sqrt();
-            match length.is_finite() && length > 0.0 {
-                true => Some([x / length, y / length, z / length]),
-                false => None,
-            }
-        };
         let directions: Vec<_> = mapped.iter().map(|&p| direction(p)).collect();
         let close = |a: usize, b: usize| match (directions[a], directions[b]) {
-            (Some(a), Some(b)) => a[0] * b[0] + a[1] * b[1] + a[2] * b[2] >= limit,
+            (Some(a), Some(b)) => !torn_apart(a, b),
             _ => false,
         };
         let mut indices = Vec::with_capacity(6 * grid.saturating_sub(1).pow(2));
@@ -68,12 +60,7 @@ impl SphereSurface {
             .chunks_exact(3)
             .map(|t| {
                 let [a, b, c] = [0, 1, 2].map(|k| mapped[t[k] as usize].map(f64::from));
-                let cross = [
-                    b[1] * c[2] - b[2] * c[1],
-                    b[2] * c[0] - b[0] * c[2],
-                    b[0] * c[1] - b[1] * c[0],
-                ];
-                a[0] * cross[0] + a[1] * cross[1] + a[2] * cross[2]
+                dot(a, cross(b, c))
             })
             .sum();
         if volume < 0.0 {

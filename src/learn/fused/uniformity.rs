@@ -89,8 +89,8 @@ fn pair_pass(block: &[f32], k: f32, out: &mut [f32]) -> f64 {
         .map_or(1, |t| t.get())
         .min(n.div_ceil(64))
         .max(1);
-    // Row i pairs with the n − 1 − i rows after it: the first `f n (1 − √(1 − f))` rows hold the
-    // share `f` of the pairs, so these bounds give each thread as many pairs.
+    // Row i pairs with the n − 1 − i rows after it, so the first n (1 − √(1 − f)) rows hold the
+    // share f of the pairs: these bounds give each thread as many pairs.
     let bounds: Vec<usize> = (0..=threads)
         .map(|p| {
             let share = p as f64 / threads as f64;
