@@ -353,7 +353,7 @@ fn progress(ui: &mut egui::Ui, state: &TrainingState, settings: &SphereSettings,
     ui.small(format!("{}; {positions}", state.backend));
     let last = state.history.last();
     ui.label(format!(
-        "step {}   lr {:.4}   {:.0} steps/s   frame {:.1} ms",
+        "step {}   lr {:.2e}   {:.0} steps/s   frame {:.1} ms",
         state.steps,
         last.map_or(settings.train.lr, |s| s.lr),
         state.steps_per_second,
