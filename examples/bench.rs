@@ -136,17 +136,19 @@ fn time_to_closed(args: &Args) {
         at.map_or("never".into(), |(step, s)| format!("{step} ({s:.1} s)"))
     };
     println!(
-        "{:<5} {:>16} {:>16} {:>9} {:>7} {:>9} {:>8} {:>28}",
+        "{:<6} {:>16} {:>16} {:>9} {:>7} {:>7} {:>9} {:>8} {:>28}",
         "seed",
         "first closed",
         "closed from",
         "coverage",
         "cap",
+        "twice",
         "area sum",
         "area CV",
         "pytorch first closed"
     );
     let mut kept = Vec::new();
+    let mut finals = Vec::new();
     for seed in 0..args.seeds {
         let config = preset.clone().with_seed(seed);
         let mut trainer =
@@ -167,6 +169,14 @@ fn time_to_closed(args: &Args) {
             last = Some((sphere, grid));
         }
         let (sphere, grid) = last.expect("at least one check");
+        let quality = [
+            sphere.coverage * 100.0,
+            sphere.largest_empty_cap_deg,
+            grid.overlap * 100.0,
+            grid.area_sum,
+            grid.area_cv,
+        ];
+        finals.push(quality);
         kept.push(closing.kept_from.map_or(f64::INFINITY, |(_, s)| s));
         let pytorch = match &args.reference {
             Some(script) => {
@@ -185,14 +195,20 @@ fn time_to_closed(args: &Args) {
             None => String::new(),
         };
         println!(
-            "{seed:<5} {:>16} {:>16} {:>8.2}% {:>6.2}° {:>9.3} {:>8.3} {pytorch:>28}",
+            "{seed:<6} {:>16} {:>16} {}{pytorch:>29}",
             step_and_time(closing.first),
             step_and_time(closing.kept_from),
-            sphere.coverage * 100.0,
-            sphere.largest_empty_cap_deg,
-            grid.area_sum,
-            grid.area_cv,
+            quality_columns(quality),
         );
+    }
+    let median = |i: usize| {
+        let mut column: Vec<f64> = finals.iter().map(|q| q[i]).collect();
+        column.sort_by(f64::total_cmp);
+        column[column.len() / 2]
+    };
+    if !finals.is_empty() {
+        let medians = quality_columns([0, 1, 2, 3, 4].map(median));
+        println!("{:<6} {:>16} {:>16} {medians}", "median", "", "");
     }
     // A seed that never stays closed counts as the slowest.
     kept.sort_by(f64::total_cmp);
@@ -204,6 +220,11 @@ fn time_to_closed(args: &Args) {
             args.seeds
         );
     }
+}
+
+/// Coverage, largest empty cap, covered twice, area sum and area CV, as table columns.
+fn quality_columns([coverage, cap, twice, area_sum, area_cv]: [f64; 5]) -> String {
+    format!("{coverage:>8.2}% {cap:>6.2}° {twice:>6.2}% {area_sum:>9.3} {area_cv:>8.3}")
 }
 
 /// Runs the PyTorch reference on one thread and returns what it printed.

@@ -47,6 +47,13 @@ struct Args {
     /// Points drawn per step (even), overriding the preset's.
     #[arg(long)]
     batch: Option<usize>,
+    /// Weight of the running average of the parameters that is shown and saved, in [0, 1),
+    /// overriding the preset's (0 keeps the last step's parameters).
+    #[arg(long)]
+    average: Option<f64>,
+    /// Weight of the equal-area term, overriding the preset's (0 leaves it out).
+    #[arg(long)]
+    area_weight: Option<f64>,
     /// Bound on every parameter after each step, overriding the preset's 2.
     #[arg(long)]
     clamp: Option<f32>,
@@ -82,6 +89,8 @@ fn run(args: &Args) -> Result<(), Error> {
     config.lr = args.lr.unwrap_or(config.lr);
     config.batch = args.batch.unwrap_or(config.batch);
     config.clamp = args.clamp.unwrap_or(config.clamp);
+    config.average = args.average.unwrap_or(config.average);
+    config.area_weight = args.area_weight.unwrap_or(config.area_weight);
     if let Some(hidden) = &args.hidden {
         config.model = SphereNetConfig::new()
             .with_activations(vec![args.activation; hidden.len()])

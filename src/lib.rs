@@ -22,7 +22,9 @@ pub use learn::metrics::{
     sphere_metrics,
 };
 pub use learn::model::{Activation, SphereNet, SphereNetConfig, SphereNetRecord, dropout_mask};
-pub use learn::objective::{Objective, cosine_similarity, seed_loss, uniformity_loss};
+pub use learn::objective::{
+    Objective, cosine_similarity, equal_area_loss, seed_loss, uniformity_loss,
+};
 pub use learn::recovery::Recovery;
 pub use learn::surface::SphereSurface;
 pub use learn::trainer::{PendingSteps, Preset, StepStats, TrainConfig, Trainer, eval};

@@ -1,11 +1,13 @@
 //! The learning side, burn only (no Bevy): the grid of source points, the network and its
-//! objectives (`fused`: the uniformity loss and SiLU, each with its gradient), the trainer (and its `recovery` from
-//! non-finite steps) and the thread that runs it, checkpoints, metrics, the mapped grid as a
-//! `surface`, and exports (`glb` for the surface).
+//! objectives (`fused`: the uniformity loss and SiLU, each with its gradient), the trainer (with
+//! the running `average` of its parameters, and its `recovery` from non-finite steps) and the
+//! thread that runs it, checkpoints, metrics, the mapped grid as a `surface`, and exports (`glb`
+//! for the surface).
 //!
 //! Data flows grid → network (`model`, trained by `trainer` on `worker`'s thread) → positions
 //! (host memory, or a GPU buffer through `gpu_copy`).
 
+pub(crate) mod average;
 pub(crate) mod backend;
 pub(crate) mod checkpoint;
 pub(crate) mod export;

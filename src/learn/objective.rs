@@ -7,6 +7,11 @@
 //! Wang & Isola's uniformity ([`Objective::Uniformity`]) pushes every pair of outputs apart:
 //! `log mean_{i<j} exp(-t |vᵢ - vⱼ|²)`. It is only minimal for the uniform distribution, and with
 //! a sharp temperature `t` and a wider network it closes the sphere.
+//!
+//! The equal-area term ([`equal_area_loss`]) asks each small patch of the square to cover the
+//! same area of the sphere. The uniformity loss only sees the outputs blurred at its kernel's
+//! width (several degrees at t = 40), so it leaves a sliver open along the seam where the
+//! square's edges meet; the area term works at the scale of a grid cell.
 
 use std::str::FromStr;
 
@@ -87,4 +92,31 @@ pub fn uniformity_loss<B: Backend>(outputs: Tensor<B, 2>, passes: usize, t: f64)
     let kernel = ((dots - 1.0) * (2.0 * t)).exp().triu(1);
     let pairs = (n * (n - 1) / 2) as f64;
     (kernel.sum_dim(2).sum_dim(1) / pairs).log().sum()
+}
+
+/// The equal-area term: the mean of `(a / 4π − 1)²` over points, where `a` is the map's local
+/// area scale (a one-to-one map of the unit square onto the sphere that is equal-area has
+/// `a = 4π` everywhere).
+///
+/// `at`, `along_u` and `along_v` are `[m, 3]` images of points `p`, `p + (step, 0)` and
+/// `p + (0, step)`: `a = ((f(p + step·u) − f(p)) × (f(p + step·v) − f(p))) · f(p) / step²`, the
+/// parallelogram's area signed by which way it faces. Its sign flips where the sheet folds
+/// over, so the term pushes folds back; which way is outwards is whichever way most points
+/// face. Returns a one-element tensor.
+pub fn equal_area_loss<B: Backend>(
+    at: Tensor<B, 2>,
+    along_u: Tensor<B, 2>,
+    along_v: Tensor<B, 2>,
+    step: f64,
+) -> Tensor<B, 1> {
+    let du = along_u - at.clone();
+    let dv = along_v - at.clone();
+    let c = |t: &Tensor<B, 2>, i: usize| t.clone().narrow(1, i, 1);
+    // The triple product f(p) · (du × dv).
+    let signed = c(&at, 0) * (c(&du, 1) * c(&dv, 2) - c(&du, 2) * c(&dv, 1))
+        + c(&at, 1) * (c(&du, 2) * c(&dv, 0) - c(&du, 0) * c(&dv, 2))
+        + c(&at, 2) * (c(&du, 0) * c(&dv, 1) - c(&du, 1) * c(&dv, 0));
+    let outwards = signed.clone().mean().sign().detach().unsqueeze::<2>();
+    let ratio = signed * outwards / (4.0 * std::f64::consts::PI * step * step);
+    (ratio - 1.0).square().mean()
 }

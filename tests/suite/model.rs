@@ -1,7 +1,7 @@
 //! The network and the objective on hand-checkable inputs.
 
 use bevy_neural_sphere::{
-    CpuBackend, FusedBackend, SphereNetConfig, dropout_mask, eval, fused_silu,
+    CpuBackend, FusedBackend, SphereNetConfig, dropout_mask, equal_area_loss, eval, fused_silu,
     fused_uniformity_loss, seed_loss, uniformity_loss,
 };
 use burn::backend::{Autodiff, NdArray};
@@ -29,6 +29,47 @@ fn uniformity_is_the_log_mean_pair_kernel() {
     // Three copies of one vector: every pair at distance 0, log 1 = 0, twice for two passes.
     let same = uniformity_loss(rows(&[[0.0, 0.0, 1.0]], 6), 2, t).into_scalar();
     assert!(same.abs() < 1e-5, "{same}");
+}
+
+/// The equal-area term of `map` at points `p`, `p + (h, 0)` and `p + (0, h)` for a 20×20
+/// lattice of `p` away from the poles.
+fn area_loss(map: impl Fn(f32, f32) -> [f32; 3]) -> f32 {
+    let h = 0.01;
+    let lattice = (0..400).map(|i| {
+        (
+            -0.45 + 0.045 * (i % 20) as f32,
+            -0.4 + 0.04 * (i / 20) as f32,
+        )
+    });
+    let images = |du: f32, dv: f32| {
+        let images: Vec<[f32; 3]> = lattice.clone().map(|(u, v)| map(u + du, v + dv)).collect();
+        rows(&images, images.len())
+    };
+    equal_area_loss(images(0.0, 0.0), images(h, 0.0), images(0.0, h), h as f64).into_scalar()
+}
+
+/// Lambert's cylindrical equal-area map, its height scaled by `z_scale`: the square's area 1
+/// covers `4π · z_scale` of the sphere, and `mirror` reverses it.
+fn lambert(z_scale: f32, mirror: f32) -> impl Fn(f32, f32) -> [f32; 3] {
+    move |u, v| {
+        let (z, lon) = (2.0 * v * z_scale, mirror * std::f32::consts::TAU * u);
+        let r = (1.0 - z * z).sqrt();
+        [r * lon.cos(), r * lon.sin(), z]
+    }
+}
+
+#[test]
+fn the_equal_area_term_is_zero_for_an_equal_area_map_whichever_way_it_faces() {
+    for mirror in [1.0, -1.0] {
+        let equal = area_loss(lambert(1.0, mirror));
+        assert!(equal < 1e-3, "equal-area map: {equal}");
+        // Half the height covers half the area everywhere: (0.5 − 1)².
+        let half = area_loss(lambert(0.5, mirror));
+        assert!((half - 0.25).abs() < 5e-3, "half the area: {half}");
+    }
+    // A sheet folded over left of u = -0.2: there the areas count negative, (−1 − 1)² each.
+    let folded = area_loss(|u, v| lambert(1.0, 1.0)((u + 0.2).abs() - 0.2, v));
+    assert!(folded > 1.0, "folded: {folded}");
 }
 
 #[test]

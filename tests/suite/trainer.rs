@@ -1,8 +1,8 @@
 //! The training loop on the CPU backend.
 
 use bevy_neural_sphere::{
-    Checkpoint, CpuBackend, Preset, SphereNet, StepStats, TrainConfig, Trainer, grid_points,
-    sphere_metrics,
+    Checkpoint, CpuBackend, Preset, SphereNet, StepStats, TrainConfig, Trainer, grid_metrics,
+    grid_points, sphere_metrics,
 };
 use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
@@ -279,23 +279,51 @@ fn looking_at_the_training_batch_does_not_change_training() {
 }
 
 #[test]
-fn the_closed_preset_covers_more_than_the_notebook() {
-    let coverage = |config: TrainConfig| {
-        let mut t = trainer(config);
-        t.train(1500);
-        sphere_metrics(&t.eval(&grid_points(100))).coverage
-    };
-    let notebook = coverage(Preset::Seed.config());
-    let closed = coverage(Preset::Closed.config());
-    assert!(
-        closed > 0.9,
-        "closed preset: {:.1} % after 1500 steps",
-        closed * 100.0
+fn the_closed_preset_closes_within_1000_steps_and_stays_closed() {
+    let grid = grid_points(100);
+    let mut t = trainer(Preset::Closed.config());
+    t.train(1000);
+    for _ in 0..10 {
+        let mapped = t.eval(&grid);
+        let (sphere, sheet) = (sphere_metrics(&mapped), grid_metrics(100, &mapped));
+        assert!(
+            sphere.is_closed() && sheet.is_clean(),
+            "at step {}: {sphere:?}, {sheet:?}",
+            t.steps_done()
+        );
+        t.train(100);
+    }
+}
+
+#[test]
+fn the_shown_network_is_the_running_average_of_the_trained_one() {
+    let weight = 0.9;
+    let mut t = trainer(Preset::Closed.config().with_average(weight));
+    let mut average = parameters(&t.shown());
+    assert_eq!(average, parameters(t.model()));
+    for k in 0..30 {
+        t.train(1);
+        let keep = weight.min((1.0 + k as f64) / (10.0 + k as f64)) as f32;
+        for (a, p) in average.iter_mut().zip(parameters(t.model())) {
+            *a = keep * *a + (1.0 - keep) * p;
+        }
+        let shown = parameters(&t.shown());
+        let worst = (shown.iter().zip(&average))
+            .map(|(s, a)| (s - a).abs())
+            .fold(0.0, f32::max);
+        assert!(worst < 1e-6, "step {}: off by {worst}", k + 1);
+    }
+    assert_ne!(
+        average,
+        parameters(t.model()),
+        "the average lags the network"
     );
-    assert!(
-        closed > notebook + 0.3,
-        "notebook {notebook:.3}, closed {closed:.3}"
-    );
+    let saved = t.checkpoint().model;
+    assert_eq!(parameters(&saved), parameters(&t.shown()));
+
+    let mut plain = trainer(Preset::Closed.config().with_average(0.0));
+    plain.train(3);
+    assert_eq!(parameters(&plain.shown()), parameters(plain.model()));
 }
 
 #[test]
@@ -306,6 +334,8 @@ fn bad_configs_are_refused() {
         TrainConfig::new().with_lr(-1.0),
         TrainConfig::new().with_passes(0),
         TrainConfig::new().with_temperature(0.0),
+        TrainConfig::new().with_average(1.0),
+        TrainConfig::new().with_average(-0.1),
     ] {
         assert!(Trainer::<B>::new(config, &Default::default()).is_err());
     }
