@@ -10,7 +10,7 @@ const RECENT_STEPS: usize = 1000;
 /// twice as many steps.
 const MAX_BUCKETS: usize = 1000;
 
-/// Older steps summarised: their losses' minimum, mean and maximum.
+/// A span of steps summarised: their losses' minimum, mean and maximum.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LossBucket {
     /// The first step in the bucket.
@@ -69,10 +69,6 @@ impl LossHistory {
     pub const RECENT_STEPS: usize = RECENT_STEPS;
     /// The most buckets of older steps kept.
     pub const MAX_BUCKETS: usize = MAX_BUCKETS;
-    /// The most points [`LossHistory::curve`] returns.
-    pub const MAX_CURVE_POINTS: usize = RECENT_STEPS + MAX_BUCKETS + 1;
-    /// The most points [`LossHistory::spread`] returns.
-    pub const MAX_SPREAD_POINTS: usize = RECENT_STEPS + 2 * (MAX_BUCKETS + 1);
 
     /// Steps recorded since the last [`LossHistory::clear`].
     pub fn len(&self) -> usize {
@@ -142,33 +138,30 @@ impl LossHistory {
         }
     }
 
-    /// The curve to plot: `[step, loss]` for each bucket's mean, then for each recent step; at
-    /// most [`LossHistory::MAX_CURVE_POINTS`] points.
-    pub fn curve(&self) -> Vec<[f64; 2]> {
-        let buckets = self.buckets().map(|b| {
-            let centre = b.first_step as f64 + (b.steps as f64 - 1.0) / 2.0;
-            [centre, b.mean as f64]
-        });
-        buckets.chain(self.recent_curve()).collect()
-    }
-
-    /// How far the loss ranges: each bucket's minimum and maximum, then each recent step; at
-    /// most [`LossHistory::MAX_SPREAD_POINTS`] points. Drawn as a line, the older steps fill
-    /// the same band their single losses would.
-    pub fn spread(&self) -> Vec<[f64; 2]> {
-        let buckets = self.buckets().flat_map(|b| {
-            let first = b.first_step as f64;
-            let extremes = [
-                [first, b.min as f64],
-                [first + (b.steps / 2) as f64, b.max as f64],
-            ];
-            extremes.into_iter().take(if b.steps > 1 { 2 } else { 1 })
-        });
-        buckets.chain(self.recent_curve()).collect()
-    }
-
-    fn recent_curve(&self) -> impl Iterator<Item = [f64; 2]> + '_ {
-        self.recent.iter().map(|s| [s.step as f64, s.loss as f64])
+    /// The whole run in at most `columns` spans of about equal width, oldest first, each
+    /// with its losses' minimum, mean and maximum: what a plot `columns` pixels wide can show.
+    /// A bucket of older steps is never split, so a span is at least a bucket wide.
+    pub fn columns(&self, columns: usize) -> Vec<LossBucket> {
+        let oldest = self.buckets().next().map(|b| b.first_step);
+        let Some(first) = oldest.or(self.recent.front().map(|s| s.step)) else {
+            return Vec::new();
+        };
+        let last = self.last().map_or(first, |s| s.step);
+        let span = (last + 1)
+            .saturating_sub(first)
+            .div_ceil(columns.max(1))
+            .max(1);
+        let recent = self.recent.iter().map(LossBucket::of);
+        let mut merged: Vec<LossBucket> = Vec::with_capacity(columns);
+        for bucket in self.buckets().copied().chain(recent) {
+            match merged.last_mut() {
+                Some(column) if bucket.first_step < column.first_step + span => {
+                    *column = column.merge(bucket);
+                }
+                _ => merged.push(bucket),
+            }
+        }
+        merged
     }
 }
 

@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPlugin, EguiPrimaryContextPass, EguiTextureHandle, egui};
-use egui_plot::{Line, Plot};
+use egui_plot::{FilledArea, Line, Plot};
 
 use super::commands::SphereCommand;
 use super::plugin::{SphereSettings, SphereView};
@@ -273,7 +273,10 @@ fn panel(
     // (the plugin re-places every point when they do).
     let mut edited = settings.clone();
     let ctx = contexts.ctx_mut()?;
+    // No drop shadow: on a software rasteriser its blurred edge costs milliseconds a frame.
+    let frame = egui::Frame::window(&ctx.global_style()).shadow(egui::Shadow::NONE);
     egui::Window::new("Neural sphere")
+        .frame(frame)
         .default_pos([8.0, 8.0])
         .default_width(320.0)
         .default_height(720.0)
@@ -363,18 +366,22 @@ fn progress(ui: &mut egui::Ui, state: &TrainingState, settings: &SphereSettings,
     loss_plot(ui, &state.history);
 }
 
-/// The loss on a log scale: in grey its range (older steps' bucket extremes, then every
-/// recent step), in yellow its running mean; at most [`LossHistory::MAX_SPREAD_POINTS`] and
-/// [`LossHistory::MAX_CURVE_POINTS`] points however long training runs.
+/// The loss on a log scale, one column per pixel of the plot's width however long training
+/// runs: in grey the band each column's losses span, in yellow their running mean.
 fn loss_plot(ui: &mut egui::Ui, history: &LossHistory) {
     // The uniformity loss is negative: plot how far each loss is above the lowest seen.
     let floor = history.lowest().map_or(0.0, f64::from).min(0.0);
-    let log = |curve: Vec<[f64; 2]>| -> Vec<[f64; 2]> {
-        (curve.into_iter())
-            .map(|[step, loss]| [step, (loss - floor).max(1e-3).log10()])
-            .collect()
-    };
-    let (mean, spread) = (log(history.curve()), log(history.spread()));
+    let log = |loss: f32| (loss as f64 - floor).max(1e-3).log10();
+    let pixels = ui.available_width() * ui.ctx().pixels_per_point();
+    let columns = history.columns(pixels as usize);
+    let steps: Vec<f64> = (columns.iter())
+        .map(|c| c.first_step as f64 + (c.steps as f64 - 1.0) / 2.0)
+        .collect();
+    let lows: Vec<f64> = columns.iter().map(|c| log(c.min)).collect();
+    let highs: Vec<f64> = columns.iter().map(|c| log(c.max)).collect();
+    let means: Vec<[f64; 2]> = (steps.iter().zip(&columns))
+        .map(|(&step, c)| [step, log(c.mean)])
+        .collect();
     let label = match floor < 0.0 {
         true => format!("loss - ({floor:.3}), log scale"),
         false => "loss, log scale".into(),
@@ -385,8 +392,11 @@ fn loss_plot(ui: &mut egui::Ui, history: &LossHistory) {
         .allow_scroll(false)
         .y_axis_formatter(|mark, _| format!("{:.0e}", 10f64.powf(mark.value)))
         .show(ui, |plot| {
-            plot.line(Line::new("loss", spread).color(egui::Color32::from_gray(140)));
-            plot.line(Line::new("smoothed", smoothed(&mean, 100)).color(egui::Color32::YELLOW));
+            let band = FilledArea::new("loss", &steps, &lows, &highs);
+            plot.add(band.fill_color(egui::Color32::from_gray(140)));
+            // Smoothed over a twentieth of the plot's width.
+            let mean = smoothed(&means, means.len().div_ceil(20));
+            plot.line(Line::new("smoothed", mean).color(egui::Color32::YELLOW));
         });
 }
 

@@ -1,6 +1,6 @@
 //! The loss history keeps constant memory however long training runs.
 
-use bevy_neural_sphere::{LossHistory, StepStats};
+use bevy_neural_sphere::{LossBucket, LossHistory, StepStats};
 
 fn step(step: usize) -> StepStats {
     StepStats {
@@ -8,6 +8,20 @@ fn step(step: usize) -> StepStats {
         loss: (step % 7) as f32,
         lr: 0.05,
     }
+}
+
+/// Checks that the spans follow one another from step 0 and counts the steps they cover.
+fn steps_covered(spans: &[LossBucket]) -> usize {
+    spans.iter().fold(0, |next, span| {
+        assert_eq!(span.first_step, next);
+        next + span.steps
+    })
+}
+
+/// The mean loss over the steps the spans cover.
+fn mean(spans: &[LossBucket]) -> f64 {
+    let sum: f64 = spans.iter().map(|s| s.mean as f64 * s.steps as f64).sum();
+    sum / steps_covered(spans) as f64
 }
 
 #[test]
@@ -29,41 +43,45 @@ fn a_million_steps_fit_in_the_same_memory_as_two_thousand() {
     );
 
     // The buckets cover every older step once, in order, and keep their extremes.
-    let mut next = 0;
-    for bucket in &buckets {
-        assert_eq!(bucket.first_step, next);
-        next += bucket.steps;
-    }
-    assert_eq!(next, history.recent().next().unwrap().step);
+    assert_eq!(
+        steps_covered(&buckets),
+        history.recent().next().unwrap().step
+    );
     assert_eq!(buckets.iter().map(|b| b.min).fold(f32::MAX, f32::min), 0.0);
     assert_eq!(buckets.iter().map(|b| b.max).fold(f32::MIN, f32::max), 6.0);
-    let mean = buckets
-        .iter()
-        .map(|b| b.mean as f64 * b.steps as f64)
-        .sum::<f64>()
-        / next as f64;
-    assert!((mean - 3.0).abs() < 1e-3, "mean {mean}");
+    assert!(
+        (mean(&buckets) - 3.0).abs() < 1e-3,
+        "mean {}",
+        mean(&buckets)
+    );
     assert_eq!(history.lowest(), Some(0.0));
 
-    // The plot gets at most the promised number of points, in step order.
-    let curve = history.curve();
+    // A plot 300 pixels wide gets at most 300 columns that cover every step once, in order,
+    // and keep the run's extremes and mean.
+    let columns = history.columns(300);
+    assert!(columns.len() <= 300, "{} columns", columns.len());
+    assert_eq!(steps_covered(&columns), 1_000_000);
+    assert!(columns.iter().all(|c| c.min == 0.0 && c.max == 6.0));
     assert!(
-        curve.len() <= LossHistory::MAX_CURVE_POINTS,
-        "{} points",
-        curve.len()
+        (mean(&columns) - 3.0).abs() < 1e-3,
+        "mean {}",
+        mean(&columns)
     );
-    assert!(curve.windows(2).all(|w| w[0][0] < w[1][0]));
-    assert_eq!(curve.last(), Some(&[999_999.0, (999_999 % 7) as f64]));
-
-    // The range keeps every bucket's extremes, within its own bound.
-    let spread = history.spread();
-    assert!(spread.len() <= LossHistory::MAX_SPREAD_POINTS);
-    assert!(spread.windows(2).all(|w| w[0][0] < w[1][0]));
-    let older = &spread[..spread.len() - LossHistory::RECENT_STEPS];
-    assert_eq!(older.iter().map(|p| p[1]).fold(f64::MAX, f64::min), 0.0);
-    assert_eq!(older.iter().map(|p| p[1]).fold(f64::MIN, f64::max), 6.0);
 
     history.clear();
     assert!(history.is_empty());
-    assert_eq!(history.curve(), Vec::<[f64; 2]>::new());
+    assert_eq!(history.columns(300), Vec::new());
+}
+
+#[test]
+fn a_short_run_gets_a_column_for_each_step() {
+    let mut history = LossHistory::default();
+    history.extend((0..50).map(step));
+    let columns = history.columns(300);
+    assert_eq!(columns.len(), 50);
+    for (i, column) in columns.iter().enumerate() {
+        let loss = (i % 7) as f32;
+        assert_eq!((column.first_step, column.steps), (i, 1));
+        assert_eq!((column.min, column.mean, column.max), (loss, loss, loss));
+    }
 }
