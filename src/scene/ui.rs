@@ -394,7 +394,7 @@ fn loss_plot(ui: &mut egui::Ui, history: &LossHistory) {
         .show(ui, |plot| {
             let band = FilledArea::new("loss", &steps, &lows, &highs);
             plot.add(band.fill_color(egui::Color32::from_gray(140)));
-            // Smoothed over a twentieth of the plot's width.
+            // Smoothed over a twentieth of the columns.
             let mean = smoothed(&means, means.len().div_ceil(20));
             plot.line(Line::new("smoothed", mean).color(egui::Color32::YELLOW));
         });
