@@ -152,7 +152,7 @@ impl LossHistory {
             .div_ceil(columns.max(1))
             .max(1);
         let recent = self.recent.iter().map(LossBucket::of);
-        let mut merged: Vec<LossBucket> = Vec::with_capacity(columns);
+        let mut merged: Vec<LossBucket> = Vec::new();
         for bucket in self.buckets().copied().chain(recent) {
             match merged.last_mut() {
                 Some(column) if bucket.first_step < column.first_step + span => {

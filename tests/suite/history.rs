@@ -84,4 +84,6 @@ fn a_short_run_gets_a_column_for_each_step() {
         assert_eq!((column.first_step, column.steps), (i, 1));
         assert_eq!((column.min, column.mean, column.max), (loss, loss, loss));
     }
+    // However many columns are asked for, the run itself bounds them.
+    assert_eq!(history.columns(usize::MAX), columns);
 }
