@@ -8,6 +8,9 @@
 //! cargo run --release --example demo -- --log-fps                          # fps in the log
 //! ```
 
+#[path = "support/cli.rs"]
+mod support;
+
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -22,8 +25,8 @@ use bevy::render::render_resource::{TextureFormat, TextureUsages};
 use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 use bevy_neural_sphere::{
-    BackendKind, ImageLibrary, NeuralSpherePlugin, NeuralSphereUiPlugin, Preset, SphereCamera,
-    SphereCameraPlugin, SphereQuality, SphereView, TrainingState, render_adapter,
+    BackendKind, Error, ImageLibrary, NeuralSpherePlugin, NeuralSphereUiPlugin, Preset,
+    SphereCamera, SphereCameraPlugin, SphereQuality, SphereView, TrainingState, render_adapter,
 };
 use clap::Parser;
 
@@ -36,8 +39,8 @@ struct Args {
     /// What to train: `seed` (the notebook's) or `closed` (closes the sphere).
     #[arg(long, default_value = "seed")]
     preset: Preset,
-    /// Side of the grid of points.
-    #[arg(long, default_value_t = 100)]
+    /// Side of the grid of points, 2 to 1024.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(2..=1024))]
     grid: u32,
     /// `points`, or `surface`: the grid's cells as a textured sheet.
     #[arg(long, default_value = "points")]
@@ -59,12 +62,12 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    support::main_with(run)
+}
+
+fn run(args: &Args) -> Result<(), Error> {
     let started = Instant::now();
-    let args = Args::parse();
-    if let Err(e) = render_adapter() {
-        eprintln!("error: {e}");
-        return ExitCode::FAILURE;
-    }
+    render_adapter()?;
     let images = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/images");
     let mut files: Vec<_> = std::fs::read_dir(&images)
         .map(|dir| dir.filter_map(|entry| Some(entry.ok()?.path())).collect())
@@ -121,7 +124,7 @@ fn main() -> ExitCode {
         }
         Some(frames) => time_frames(app, frames, args.preset, started),
     }
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 /// Renders 1280x720 frames offscreen and prints how long the first picture took, then the

@@ -80,7 +80,7 @@ impl TrainConfig {
     /// Checks that the run can start.
     pub fn validate(&self) -> Result<(), Error> {
         self.model.validate().map_err(Error::Config)?;
-        if self.batch < 2 || self.batch % 2 != 0 {
+        if self.batch < 2 || !self.batch.is_multiple_of(2) {
             return Err(Error::Config(format!(
                 "batch {} must be even and at least 2 (it is split into two halves)",
                 self.batch
@@ -239,6 +239,9 @@ pub struct StepStats {
     pub lr: f64,
 }
 
+/// The read of a chunk's losses from the device.
+type LossRead = Pin<Box<dyn Future<Output = Result<TensorData, ExecutionError>> + Send>>;
+
 /// Steps taken whose losses are on their way back from the device; [`Trainer::collect`] takes
 /// them in.
 pub struct PendingSteps {
@@ -246,7 +249,7 @@ pub struct PendingSteps {
     /// recovery were undone by it.
     recoveries: usize,
     stats: Vec<StepStats>,
-    read: Option<Pin<Box<dyn Future<Output = Result<TensorData, ExecutionError>> + Send>>>,
+    read: Option<LossRead>,
     /// The read, if it finished when it was queued (always, on the CPU).
     done: Option<Result<TensorData, ExecutionError>>,
 }
@@ -257,7 +260,7 @@ impl PendingSteps {
         stats: Vec<StepStats>,
         read: Option<impl Future<Output = Result<TensorData, ExecutionError>> + Send + 'static>,
     ) -> Self {
-        let mut read = read.map(|r| Box::pin(r) as Pin<Box<dyn Future<Output = _> + Send>>);
+        let mut read = read.map(|r| Box::pin(r) as LossRead);
         // The first poll queues the read on the device; it completes at once on the CPU.
         let done = read.as_mut().and_then(|r| block_on(poll_once(r)));
         Self {

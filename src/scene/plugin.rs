@@ -27,9 +27,10 @@ pub struct NeuralSpherePlugin {
 }
 
 impl NeuralSpherePlugin {
-    /// Side of the grid of points (default 100, so 10,000 points).
+    /// Side of the grid of points (default 100, so 10,000 points; at least 2, as
+    /// [`SphereCommand::SetGrid`](crate::SphereCommand::SetGrid) makes it).
     pub fn with_grid(mut self, grid: u32) -> Self {
-        self.settings.grid = grid;
+        self.settings.grid = grid.max(2);
         self
     }
 

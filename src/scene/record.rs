@@ -6,7 +6,6 @@
 //! would change the sphere meanwhile wait (see [`SphereCommand`](crate::SphereCommand)).
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::Sender;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -18,7 +17,7 @@ use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 
 use super::plugin::SphereSettings;
 use super::training::TrainingState;
-use super::video::{find_ffmpeg, spawn_encoder};
+use super::video::{EncoderThread, FrameSender, find_ffmpeg, spawn_encoder};
 use crate::Error;
 use crate::learn::worker::TrainingPhase;
 
@@ -195,8 +194,8 @@ struct ActiveRecording {
     ready: bool,
     next: u32,
     done: u32,
-    frames: Option<Sender<(u32, Image)>>,
-    encoder: Option<JoinHandle<Result<(), Error>>>,
+    frames: Option<FrameSender>,
+    encoder: Option<EncoderThread>,
     started: Instant,
     was_paused: bool,
 }

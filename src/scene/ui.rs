@@ -102,8 +102,12 @@ fn canonical(path: &Path) -> PathBuf {
 /// Panel inputs that are not settings yet.
 #[derive(Resource)]
 struct PanelState {
+    /// The seed the next reset uses.
     seed: u64,
+    /// The grid side the slider shows; it applies when the slider is let go.
     grid: u32,
+    /// The settings' seed and grid as last shown, to follow changes made elsewhere.
+    shown: Option<(u64, u32)>,
     /// An image file to open.
     image_path: String,
     /// Where checkpoints are saved and loaded.
@@ -121,11 +125,28 @@ impl Default for PanelState {
         Self {
             seed: 0,
             grid: 100,
+            shown: None,
             image_path: String::new(),
             checkpoint_path: "sphere.mpk".into(),
             export_path: "sphere".into(),
             orbit: OrbitSpec::new("orbit.mp4"),
             dialog: None,
+        }
+    }
+}
+
+impl PanelState {
+    /// Shows the seed and the grid the sphere has, on the first frame and whenever one of them
+    /// changes, whether by this panel or by the game. Until then each keeps what is being
+    /// typed or dragged.
+    fn follow(&mut self, settings: &SphereSettings) {
+        let now = (settings.train.seed, settings.grid);
+        let before = self.shown.replace(now);
+        if before.map(|(seed, _)| seed) != Some(now.0) {
+            self.seed = now.0;
+        }
+        if before.map(|(_, grid)| grid) != Some(now.1) {
+            self.grid = now.1;
         }
     }
 }
@@ -259,6 +280,7 @@ fn panel(
     )>,
 ) -> Result {
     let panel = &mut *panel;
+    panel.follow(&settings);
     answer_dialog(panel, &mut library, &mut commands);
     let thumbnails: Vec<(PathBuf, Option<egui::TextureId>)> = (library.files.clone().into_iter())
         .map(|path| {

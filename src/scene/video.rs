@@ -18,11 +18,17 @@ use bevy::prelude::*;
 use super::record::{OrbitSpec, VideoFormat};
 use crate::Error;
 
+/// Where a recording's frames go, each with its number.
+pub(crate) type FrameSender = Sender<(u32, Image)>;
+
+/// The thread that writes the frames; it ends with the video complete, or with why not.
+pub(crate) type EncoderThread = JoinHandle<Result<(), Error>>;
+
 /// Opens the output and starts the thread that writes the frames in order.
 pub(crate) fn spawn_encoder(
     spec: &OrbitSpec,
     format: VideoFormat,
-) -> Result<(Sender<(u32, Image)>, JoinHandle<Result<(), Error>>), Error> {
+) -> Result<(FrameSender, EncoderThread), Error> {
     let sink = FrameSink::open(spec, format)?;
     let (sender, receiver) = channel();
     let total = spec.frames;

@@ -158,6 +158,22 @@ fn record_refuses_bad_input_in_one_line() {
 }
 
 #[test]
+fn demo_refuses_bad_input_in_one_line() {
+    for (args, says) in [
+        (vec!["--grid", "0"], "--grid"),
+        (vec!["--grid", "many"], "--grid"),
+        (vec!["--backend", "tpu"], "--backend"),
+        (vec!["--view", "sideways"], "--view"),
+    ] {
+        let output = example("demo").args(&args).output().unwrap();
+        let message = stderr(&output);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert_eq!(message.trim_end().lines().count(), 1, "{args:?}: {message}");
+        assert!(message.contains(says), "{args:?}: {message}");
+    }
+}
+
+#[test]
 fn without_any_adapter_each_example_says_what_it_does_in_one_line() {
     // Vulkan only, and no Vulkan driver: wgpu finds no adapter at all.
     let no_adapter = |name: &str, args: &[&str]| {
