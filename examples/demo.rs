@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example demo [-- --backend auto|wgpu|cpu] [--preset closed] [--grid 100]
-//!     [--view points|surface]
+//!     [--view points|surface|batch]
 //! cargo run --release --example demo -- --headless-frames 300 [--paused]   # timing, no window
 //! cargo run --release --example demo -- --log-fps                          # fps in the log
 //! ```
@@ -42,7 +42,8 @@ struct Args {
     /// Side of the grid of points, 2 to 1024.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(2..=1024))]
     grid: u32,
-    /// `points`, or `surface`: the grid's cells as a textured sheet.
+    /// `points`; `surface`, the grid's cells as a textured sheet; or `batch`, the notebook's
+    /// picture of the latest training batch.
     #[arg(long, default_value = "points")]
     view: SphereView,
     /// Render this many 1280x720 frames without a window, then print the time to the first
