@@ -27,10 +27,9 @@ pub struct NeuralSpherePlugin {
 }
 
 impl NeuralSpherePlugin {
-    /// Side of the grid of points (default 100, so 10,000 points; at least 2, as
-    /// [`SphereCommand::SetGrid`](crate::SphereCommand::SetGrid) makes it).
+    /// Side of the grid of points (default 100, so 10,000 points; at least 2).
     pub fn with_grid(mut self, grid: u32) -> Self {
-        self.settings.grid = grid.max(2);
+        self.settings.grid = grid.max(MIN_GRID);
         self
     }
 
@@ -66,6 +65,10 @@ impl NeuralSpherePlugin {
         self
     }
 }
+
+/// The smallest grid side: [`NeuralSpherePlugin::with_grid`] and [`SphereCommand::SetGrid`]
+/// raise a smaller one to it.
+pub(crate) const MIN_GRID: u32 = 2;
 
 /// What the plugin does, changeable at run time (directly or through [`SphereCommand`]).
 #[derive(Resource, Debug, Clone, PartialEq)]
