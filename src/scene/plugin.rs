@@ -161,6 +161,7 @@ pub enum NeuralSphereSystems {
 
 impl Plugin for NeuralSpherePlugin {
     fn build(&self, app: &mut App) {
+        bevy::shader::load_shader_library!(app, "shaders/colours.wgsl");
         bevy::asset::embedded_asset!(app, "shaders/points.wgsl");
         bevy::asset::embedded_asset!(app, "shaders/surface.wgsl");
         app.add_plugins((

@@ -5,9 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
+use bevy::camera::SubCameraView;
 use bevy::prelude::*;
-use bevy_egui::{EguiContexts, EguiPlugin, EguiPrimaryContextPass, EguiTextureHandle, egui};
-use egui_plot::{FilledArea, Line, Plot};
+use bevy_egui::{
+    EguiContexts, EguiPlugin, EguiPrimaryContextPass, EguiTextureHandle, PrimaryEguiContext, egui,
+};
+use egui_plot::{AxisHints, FilledArea, Line, Plot};
 
 use super::commands::SphereCommand;
 use super::plugin::{SphereSettings, SphereView};
@@ -23,6 +26,11 @@ use crate::learn::trainer::Preset;
 use crate::learn::worker::TrainingPhase;
 
 /// Adds the control panel to an app with [`NeuralSpherePlugin`](crate::NeuralSpherePlugin).
+///
+/// While the panel is open, the view of the camera it is drawn on is centred in the part of the
+/// window the panel leaves free, so that the sphere stands beside the panel rather than under
+/// it. The panel sets that camera's [`Camera::sub_camera_view`] for this, and clears it while
+/// collapsed.
 pub struct NeuralSphereUiPlugin;
 
 impl Plugin for NeuralSphereUiPlugin {
@@ -33,7 +41,10 @@ impl Plugin for NeuralSphereUiPlugin {
         app.init_resource::<ImageLibrary>()
             .init_resource::<PanelState>()
             .add_systems(Update, open_requested_images)
-            .add_systems(EguiPrimaryContextPass, panel);
+            .add_systems(
+                EguiPrimaryContextPass,
+                (panel, centre_view_beside_panel).chain(),
+            );
     }
 }
 
@@ -108,6 +119,8 @@ struct PanelState {
     grid: u32,
     /// The settings' seed and grid as last shown, to follow changes made elsewhere.
     shown: Option<(u64, u32)>,
+    /// Where the open panel lies on the window, in physical pixels; `None` while collapsed.
+    covers: Option<Rect>,
     /// An image file to open.
     image_path: String,
     /// Where checkpoints are saved and loaded.
@@ -126,6 +139,7 @@ impl Default for PanelState {
             seed: 0,
             grid: 100,
             shown: None,
+            covers: None,
             image_path: String::new(),
             checkpoint_path: "sphere.mpk".into(),
             export_path: "sphere".into(),
@@ -297,7 +311,7 @@ fn panel(
     let ctx = contexts.ctx_mut()?;
     // No drop shadow: on a software rasteriser its blurred edge costs milliseconds a frame.
     let frame = egui::Frame::window(&ctx.global_style()).shadow(egui::Shadow::NONE);
-    egui::Window::new("Neural sphere")
+    let shown = egui::Window::new("Neural sphere")
         .frame(frame)
         .default_pos([8.0, 8.0])
         .default_width(320.0)
@@ -353,8 +367,57 @@ fn panel(
                     .show(ui, |ui| record_orbit(ui, panel, &recording, &mut record));
             });
         });
+    let scale = ctx.pixels_per_point();
+    panel.covers = (shown.filter(|shown| shown.inner.is_some())).map(|shown| {
+        let corner = |p: egui::Pos2| Vec2::new(p.x, p.y) * scale;
+        Rect::from_corners(
+            corner(shown.response.rect.min),
+            corner(shown.response.rect.max),
+        )
+    });
     settings.set_if_neq(edited);
     Ok(())
+}
+
+/// Centres the view in the part of the window the open panel leaves free, by moving the
+/// projection's centre rather than the camera: orbiting still turns about the sphere.
+fn centre_view_beside_panel(
+    panel: Res<PanelState>,
+    mut views: Query<&mut Camera, With<PrimaryEguiContext>>,
+) {
+    for mut camera in &mut views {
+        let Some(viewport) = camera.physical_viewport_rect() else {
+            continue;
+        };
+        let view = panel.covers.and_then(|covers| beside(viewport, covers));
+        if camera.sub_camera_view != view {
+            camera.sub_camera_view = view;
+        }
+    }
+}
+
+/// A view whose centre lies in the middle of the wider of the two spans of `viewport` left and
+/// right of `covers`: the viewport as the left or right part of a wider view. `None` when
+/// neither span is a quarter of the viewport wide.
+fn beside(viewport: URect, covers: Rect) -> Option<SubCameraView> {
+    let (origin, width) = (viewport.min.x as f32, viewport.width() as f32);
+    let (left, right) = (
+        (covers.min.x - origin).clamp(0.0, width),
+        (covers.max.x - origin).clamp(0.0, width),
+    );
+    let (span, centre) = match left > width - right {
+        true => (left, left / 2.0),
+        false => (width - right, (right + width) / 2.0),
+    };
+    if span < width / 4.0 {
+        return None;
+    }
+    let full = 2.0 * centre.max(width - centre);
+    Some(SubCameraView {
+        full_size: UVec2::new(full.round() as u32, viewport.height()),
+        offset: Vec2::new(full / 2.0 - centre, 0.0),
+        size: viewport.size(),
+    })
 }
 
 /// What trains and how fast, and the loss curve.
@@ -412,6 +475,12 @@ fn loss_plot(ui: &mut egui::Ui, history: &LossHistory) {
     Plot::new("loss")
         .height(150.0)
         .allow_scroll(false)
+        .custom_x_axes(vec![
+            // Short labels fit closer together than egui_plot's default 60 points allow.
+            AxisHints::new_x()
+                .formatter(|mark, _| step_label(mark.value))
+                .label_spacing(30.0..=45.0),
+        ])
         .y_axis_formatter(|mark, _| format!("{:.0e}", 10f64.powf(mark.value)))
         .show(ui, |plot| {
             let band = FilledArea::new("loss", &steps, &lows, &highs);
@@ -420,6 +489,17 @@ fn loss_plot(ui: &mut egui::Ui, history: &LossHistory) {
             let mean = smoothed(&means, means.len().div_ceil(20));
             plot.line(Line::new("smoothed", mean).color(egui::Color32::YELLOW));
         });
+}
+
+/// A step count in a few characters (950, 20k, 1.5M), so that the axis keeps its labels however
+/// long training runs; none for the fractional marks of a short run.
+fn step_label(step: f64) -> String {
+    match step {
+        s if s.fract() != 0.0 => String::new(),
+        s if s.abs() >= 1e6 => format!("{}M", s / 1e6),
+        s if s.abs() >= 1e3 => format!("{}k", s / 1e3),
+        s => format!("{s}"),
+    }
 }
 
 /// Pause, step, reset, presets and the hyper-parameters.

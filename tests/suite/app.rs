@@ -1,15 +1,16 @@
-//! A headless Bevy app with the plugin: no window, rendering to images on whatever adapter
-//! exists (software Vulkan on a machine without a GPU).
+//! A headless Bevy app with the plugin (and, for the panel, its UI plugin): no window,
+//! rendering to images on whatever adapter exists (software Vulkan on a machine without a GPU).
 
 use std::time::{Duration, Instant};
 
+use bevy::app::Plugins;
 use bevy::log::LogPlugin;
 use bevy::prelude::*;
 use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
-use bevy_neural_sphere::{NeuralSpherePlugin, SphereCommand, TrainingState};
+use bevy_neural_sphere::{SphereCommand, TrainingState};
 
-pub fn headless_app(plugin: NeuralSpherePlugin) -> App {
+pub fn headless_app<M>(plugins: impl Plugins<M>) -> App {
     let mut app = App::new();
     app.add_plugins(
         DefaultPlugins
@@ -21,7 +22,7 @@ pub fn headless_app(plugin: NeuralSpherePlugin) -> App {
             .disable::<WinitPlugin>()
             .disable::<LogPlugin>(),
     )
-    .add_plugins(plugin);
+    .add_plugins(plugins);
     app.finish();
     app.cleanup();
     app

@@ -7,6 +7,7 @@ mod gpu;
 mod history;
 mod metrics;
 mod model;
+mod panel;
 mod plugin;
 mod record;
 mod render;

@@ -8,7 +8,8 @@ use bevy::prelude::*;
 use bevy::render::gpu_readback::{Readback, ReadbackComplete};
 use bevy::render::render_resource::{TextureFormat, TextureUsages};
 use bevy_neural_sphere::{
-    BackendKind, ImageFit, NeuralSpherePlugin, SphereCommand, SphereSettings, fit_image,
+    BackendKind, ColourMode, ImageFit, NeuralSpherePlugin, SphereCommand, SphereSettings,
+    SphereView, fit_image,
 };
 use image::{DynamicImage, Rgba, RgbaImage};
 
@@ -202,6 +203,62 @@ fn a_trained_cloud_shows_the_texture_on_a_round_silhouette_and_morphs_to_the_squ
         "the points fill {:.0} % of the square",
         filled * 100.0
     );
+}
+
+/// The mean colour of the lit pixels near each corner of the square [-1, 1]²: top left, top
+/// right, bottom left, bottom right. `None` while a corner shows nothing.
+fn corner_colours(pixels: &[u8]) -> Option<[[f32; 3]; 4]> {
+    let near_corner = 0.5 * PIXELS_PER_UNIT..0.95 * PIXELS_PER_UNIT;
+    let mut sums = [[0.0f32; 4]; 4];
+    for (i, p) in lit_pixels(pixels) {
+        let (x, y) = from_centre(i);
+        if near_corner.contains(&x.abs()) && near_corner.contains(&y.abs()) {
+            let sum = &mut sums[usize::from(x > 0.0) + 2 * usize::from(y > 0.0)];
+            (0..3).for_each(|c| sum[c] += p[c] as f32);
+            sum[3] += 1.0;
+        }
+    }
+    (sums.iter().all(|s| s[3] > 0.0)).then(|| sums.map(|s| [s[0], s[1], s[2]].map(|c| c / s[3])))
+}
+
+/// Red grows with u (left to right), green with v (top to bottom), and there is no blue.
+fn assert_notebook_colours(pixels: &[u8], what: &str) {
+    let [top_left, top_right, bottom_left, bottom_right] = corner_colours(pixels).unwrap();
+    for (left, right) in [(top_left, top_right), (bottom_left, bottom_right)] {
+        assert!(
+            right[0] > left[0] + 40.0,
+            "{what}: red {left:?} → {right:?}"
+        );
+    }
+    for (top, bottom) in [(top_left, bottom_left), (top_right, bottom_right)] {
+        assert!(
+            bottom[1] > top[1] + 40.0,
+            "{what}: green {top:?} → {bottom:?}"
+        );
+    }
+    for corner in [top_left, top_right, bottom_left, bottom_right] {
+        assert!(corner[2] < 15.0, "{what}: blue in {corner:?}");
+    }
+}
+
+#[test]
+fn the_notebook_colours_grow_red_along_u_and_green_along_v_on_points_and_surface() {
+    let plugin = NeuralSpherePlugin::default()
+        .with_backend(BackendKind::Cpu)
+        .with_grid(30);
+    let (mut app, target) = quadrant_app(plugin);
+    let mut settings = app.world_mut().resource_mut::<SphereSettings>();
+    settings.colour_mode = ColourMode::Notebook;
+    settings.morph = 0.0;
+    settings.lit = false;
+    let points = frame_where(&mut app, target.clone(), |p| corner_colours(p).is_some());
+    assert_notebook_colours(&points, "points");
+
+    app.world_mut().resource_mut::<SphereSettings>().view = SphereView::Surface;
+    let surface = frame_where(&mut app, target, |p| {
+        p != points.as_slice() && corner_colours(p).is_some()
+    });
+    assert_notebook_colours(&surface, "surface");
 }
 
 #[test]

@@ -6,6 +6,7 @@
     mesh_functions,
     view_transformations::{position_view_to_clip, position_world_to_view},
 }
+#import bevy_neural_sphere::colours::notebook_colour
 
 struct PointParams {
     // 0: sample the texture; 1: the notebook's red/green rule.
@@ -39,10 +40,6 @@ struct VertexOutput {
     @location(1) disc: vec2<f32>,
 };
 
-fn srgb_to_linear(c: vec3<f32>) -> vec3<f32> {
-    return select(pow((c + 0.055) / 1.055, vec3(2.4)), c / 12.92, c <= vec3(0.04045));
-}
-
 @vertex
 fn vertex(vertex: Vertex) -> VertexOutput {
     var out: VertexOutput;
@@ -58,9 +55,7 @@ fn vertex(vertex: Vertex) -> VertexOutput {
 
     let texel = uv + 0.5;
     if params.colour_mode == 1u {
-        // red = u·100 + 120, green = v·100 + 120 (sRGB bytes).
-        let srgb = vec3(uv * 100.0 + 120.0, 0.0) / 255.0;
-        out.color = vec4(srgb_to_linear(srgb), 1.0);
+        out.color = vec4(notebook_colour(uv), 1.0);
     } else {
         // The texture is sRGB, so the trilinear sample is already linear: each point shows its
         // cell's mean colour.

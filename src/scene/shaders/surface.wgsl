@@ -6,6 +6,7 @@
     mesh_view_bindings::view,
     view_transformations::position_world_to_clip,
 }
+#import bevy_neural_sphere::colours::notebook_colour
 
 struct SurfaceParams {
     // Side of the grid.
@@ -52,10 +53,6 @@ fn placed(point: u32) -> vec3<f32> {
     return mix(vec3(2.0 * uv.x, -2.0 * uv.y, 0.0), mapped(point), params.morph);
 }
 
-fn srgb_to_linear(c: vec3<f32>) -> vec3<f32> {
-    return select(pow((c + 0.055) / 1.055, vec3(2.4)), c / 12.92, c <= vec3(0.04045));
-}
-
 @vertex
 fn vertex(vertex: Vertex) -> VertexOutput {
     var out: VertexOutput;
@@ -84,8 +81,7 @@ fn vertex(vertex: Vertex) -> VertexOutput {
 fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
     var colour: vec3<f32>;
     if params.colour_mode == 1u {
-        // red = u·100 + 120, green = v·100 + 120 (sRGB bytes).
-        colour = srgb_to_linear(vec3((in.uv - 0.5) * 100.0 + 120.0, 0.0) / 255.0);
+        colour = notebook_colour(in.uv - 0.5);
     } else {
         // The texture is sRGB with mipmaps made in linear light: the sample is linear.
         colour = textureSample(texture, texture_sampler, in.uv).rgb;
