@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use bevy::prelude::*;
 
-use super::plugin::{MIN_GRID, SphereSettings};
+use super::plugin::SphereSettings;
 use super::points::{ColourMode, PointWriter};
 use super::positions::SphereMapping;
 use super::record::RecordingStatus;
@@ -40,7 +40,8 @@ pub enum SphereCommand {
     },
     /// Colour the points from this image.
     SetImage(Handle<Image>),
-    /// Re-spawn the points on a grid of this side (at least 2).
+    /// Re-spawn the points on a grid of this side (at least 2), their radius scaled with the
+    /// grid's spacing.
     SetGrid(u32),
     /// Replace the network with a checkpoint's and go on training it; a file that cannot be
     /// loaded leaves the current network and sets [`TrainingState::error`].
@@ -127,7 +128,7 @@ pub(crate) fn apply_commands(
             }
             SphereCommand::SetImage(handle) => image.0 = handle,
             SphereCommand::SetGrid(grid) => {
-                settings.grid = grid.max(MIN_GRID);
+                settings.regrid(grid);
                 mapping.grid = settings.grid;
                 mapping.points = grid_points(settings.grid as usize);
                 mapping.mapped.clear();

@@ -27,9 +27,10 @@ pub struct NeuralSpherePlugin {
 }
 
 impl NeuralSpherePlugin {
-    /// Side of the grid of points (default 100, so 10,000 points; at least 2).
+    /// Side of the grid of points (default 100, so 10,000 points; at least 2). The points'
+    /// radius follows the grid's spacing (see [`SphereSettings::point_radius`]).
     pub fn with_grid(mut self, grid: u32) -> Self {
-        self.settings.grid = grid.max(MIN_GRID);
+        self.settings.regrid(grid);
         self
     }
 
@@ -68,7 +69,7 @@ impl NeuralSpherePlugin {
 
 /// The smallest grid side: [`NeuralSpherePlugin::with_grid`] and [`SphereCommand::SetGrid`]
 /// raise a smaller one to it.
-pub(crate) const MIN_GRID: u32 = 2;
+const MIN_GRID: u32 = 2;
 
 /// What the plugin does, changeable at run time (directly or through [`SphereCommand`]).
 #[derive(Resource, Debug, Clone, PartialEq)]
@@ -84,7 +85,9 @@ pub struct SphereSettings {
     pub max_steps_per_second: Option<f64>,
     /// No training while set (single steps still run).
     pub paused: bool,
-    /// Radius of each point.
+    /// Radius of each point: 0.012 at the default grid of 100. A new grid scales it with the
+    /// grid's spacing (0.0047 at 256), so that the points cover the same share of the sphere
+    /// at every grid.
     pub point_radius: f32,
     /// How the points and the surface are coloured.
     pub colour_mode: super::points::ColourMode,
@@ -143,6 +146,16 @@ impl Default for SphereSettings {
             morph: 1.0,
             view: SphereView::Grid,
         }
+    }
+}
+
+impl SphereSettings {
+    /// Sets the grid side, at least [`MIN_GRID`], and scales the points' radius with the grid's
+    /// spacing.
+    pub(crate) fn regrid(&mut self, grid: u32) {
+        let grid = grid.max(MIN_GRID);
+        self.point_radius *= self.grid as f32 / grid as f32;
+        self.grid = grid;
     }
 }
 

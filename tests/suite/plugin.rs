@@ -102,6 +102,14 @@ fn trains_pauses_steps_resets_retunes_and_regrids() {
     send(&mut app, SphereCommand::SetGrid(7));
     update_until(&mut app, "the new grid", |app| mapped_len(app) == 49);
     assert_eq!(point_count(&mut app), 49);
+    // Built at grid 20 and regridded to 7, the points keep the size the default has relative
+    // to its grid's spacing.
+    let radius = app.world().resource::<SphereSettings>().point_radius;
+    let default = SphereSettings::default();
+    assert!(
+        (radius * 7.0 - default.point_radius * default.grid as f32).abs() < 1e-5,
+        "point radius {radius} at grid 7"
+    );
 }
 
 #[test]
