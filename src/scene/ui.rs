@@ -636,7 +636,11 @@ fn view(ui: &mut egui::Ui, edited: &mut SphereSettings) {
                 .on_hover_text("shaded by a light over your shoulder, or the texture as it is");
         }
         _ => {
-            ui.add(egui::Slider::new(&mut edited.point_radius, 0.002..=0.05).text("point size"));
+            // The same range at every grid relative to its spacing (0.002 to 0.05 at 100), so
+            // that the radius a new grid scales to stays in range.
+            let grid = edited.grid as f32;
+            let range = 0.2 / grid..=5.0 / grid;
+            ui.add(egui::Slider::new(&mut edited.point_radius, range).text("point size"));
         }
     }
     ui.add(egui::Slider::new(&mut edited.morph, 0.0..=1.0).text("square to sphere"));
