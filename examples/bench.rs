@@ -14,10 +14,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use bevy_neural_sphere::{
-    CpuBackend, FusedBackend, GpuBackend, Preset, Trainer, grid_metrics, grid_points,
-    sphere_metrics, wgpu_device,
+    Preset, Trainer, TrainingDevice, grid_metrics, grid_points, sphere_metrics, wgpu_device,
 };
-use burn::backend::{Autodiff, NdArray};
 use clap::Parser;
 
 /// Time a preset's training step on each backend, or the closed preset's time to close.
@@ -58,32 +56,28 @@ fn main() {
 }
 
 /// Steps per second over `steps` steps, reading the losses back every 100 steps as `train` does.
-fn steps_per_second<B: FusedBackend>(preset: Preset, device: &B::Device, steps: usize) -> f64 {
-    let mut trainer = Trainer::<B>::new(preset.config(), device).expect("presets are valid");
-    trainer.train(100);
+fn steps_per_second(preset: Preset, device: &TrainingDevice, steps: usize) -> f64 {
+    let mut trainer = Trainer::new(preset.config(), device).expect("presets are valid");
+    trainer.train(100).expect("a preset trains");
     let started = Instant::now();
     let mut done = 0;
     while done < steps {
-        done += trainer.train((steps - done).min(100)).len();
+        done += (trainer.train((steps - done).min(100)))
+            .expect("a preset trains")
+            .len();
     }
     steps as f64 / started.elapsed().as_secs_f64()
 }
 
 fn speed(args: &Args) {
     let preset = args.preset;
-    let flex = steps_per_second::<CpuBackend>(preset, &Default::default(), args.steps);
-    let mut rows = vec![
-        ("flex (cpu)".to_string(), flex),
-        (
-            "ndarray".to_string(),
-            steps_per_second::<Autodiff<NdArray>>(preset, &Default::default(), args.steps),
-        ),
-    ];
+    let flex = steps_per_second(preset, &TrainingDevice::Cpu, args.steps);
+    let mut rows = vec![("flex (cpu)".to_string(), flex)];
     match (args.wgpu_steps > 0).then(wgpu_device) {
         None => {}
         Some(Ok(device)) => rows.push((
             "wgpu".into(),
-            steps_per_second::<GpuBackend>(preset, &device, args.wgpu_steps),
+            steps_per_second(preset, &TrainingDevice::Wgpu(device), args.wgpu_steps),
         )),
         Some(Err(e)) => eprintln!("skipping wgpu: {e}"),
     }
@@ -151,14 +145,13 @@ fn time_to_closed(args: &Args) {
     let mut finals = Vec::new();
     for seed in 0..args.seeds {
         let config = preset.clone().with_seed(seed);
-        let mut trainer =
-            Trainer::<CpuBackend>::new(config, &Default::default()).expect("presets are valid");
+        let mut trainer = Trainer::new(config, &TrainingDevice::Cpu).expect("presets are valid");
         let mut closing = Closing::default();
         let mut seconds = 0.0;
         let mut last = None;
         while trainer.steps_done() < args.closed_steps {
             let started = Instant::now();
-            trainer.train(EVERY);
+            trainer.train(EVERY).expect("the closed preset trains");
             seconds += started.elapsed().as_secs_f64();
             let mapped = trainer.eval(&grid);
             let (sphere, grid) = (sphere_metrics(&mapped), grid_metrics(100, &mapped));

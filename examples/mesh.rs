@@ -10,9 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use bevy::prelude::*;
-use bevy_neural_sphere::{
-    Checkpoint, CpuBackend, Error, Preset, SphereSurface, Trainer, grid_points,
-};
+use bevy_neural_sphere::{Error, Preset, SphereSurface, Trainer, TrainingDevice, grid_points};
 
 /// Training steps when no checkpoint is given: the closed preset covers the sphere by then.
 const STEPS: usize = 2_000;
@@ -61,13 +59,12 @@ fn main() -> ExitCode {
 
 /// The surface of a 100×100 grid, mapped by the checkpoint's network or by a fresh `closed` one.
 fn learned_surface(checkpoint: Option<PathBuf>) -> Result<SphereSurface, Error> {
-    let device = Default::default();
     let trainer = match checkpoint {
-        Some(path) => Trainer::<CpuBackend>::resume(Checkpoint::load(&path, &device)?, &device)?,
+        Some(path) => Trainer::load(&path, &TrainingDevice::Cpu)?,
         None => {
             println!("training the closed preset for {STEPS} steps on the CPU");
-            let mut trainer = Trainer::<CpuBackend>::new(Preset::Closed.config(), &device)?;
-            trainer.train(STEPS);
+            let mut trainer = Trainer::new(Preset::Closed.config(), &TrainingDevice::Cpu)?;
+            trainer.train(STEPS)?;
             trainer
         }
     };

@@ -19,10 +19,9 @@ use bevy::prelude::*;
 use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 use bevy_neural_sphere::{
-    BackendKind, Checkpoint, CpuBackend, Error, FusedBackend, GpuBackend, ImageFit,
-    NeuralSpherePlugin, OrbitSpec, Preset, RecordOrbit, RecordingStatus, SphereCommand,
-    SphereSettings, SphereView, Trainer, TrainingDevice, TrainingState, load_image_file,
-    render_adapter, training_device,
+    BackendKind, Checkpoint, Error, ImageFit, NeuralSpherePlugin, OrbitSpec, Preset, RecordOrbit,
+    RecordingStatus, SphereCommand, SphereSettings, SphereView, Trainer, TrainingDevice,
+    TrainingState, load_image_file, render_adapter, training_device,
 };
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -114,12 +113,7 @@ fn run(args: &Args) -> Result<(), Error> {
             let path = args.out.with_extension("mpk");
             let (device, choice) = training_device(args.backend)?;
             println!("{choice}");
-            match device {
-                TrainingDevice::Cpu => {
-                    train::<CpuBackend>(args, steps, &path, &Default::default())?
-                }
-                TrainingDevice::Wgpu(device) => train::<GpuBackend>(args, steps, &path, &device)?,
-            }
+            train(args, steps, &path, &device)?;
             path
         }
         (None, None) => {
@@ -128,26 +122,26 @@ fn run(args: &Args) -> Result<(), Error> {
             ));
         }
     };
-    Checkpoint::<CpuBackend>::load(&checkpoint, &Default::default())?;
+    Checkpoint::load(&checkpoint)?;
     record(args, spec, texture, checkpoint)
 }
 
 /// Trains with a progress bar and saves the checkpoint to `path`.
-fn train<B: FusedBackend>(
+fn train(
     args: &Args,
     steps: usize,
     path: &std::path::Path,
-    device: &B::Device,
+    device: &TrainingDevice,
 ) -> Result<(), Error> {
     let config = args.preset.config().with_seed(args.seed);
-    let mut trainer = Trainer::<B>::new(config, device)?;
+    let mut trainer = Trainer::new(config, device)?;
     let bar = progress_bar(steps as u64, "steps");
     while trainer.steps_done() < steps {
         let chunk = trainer.train((steps - trainer.steps_done()).min(100));
-        bar.inc(chunk.len() as u64);
+        bar.inc(chunk.inspect_err(|_| bar.finish_and_clear())?.len() as u64);
     }
     bar.finish_and_clear();
-    let saved = trainer.checkpoint().save(path)?;
+    let saved = trainer.save(path)?;
     println!("trained {steps} steps; saved {}", saved.display());
     Ok(())
 }

@@ -14,10 +14,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use bevy_neural_sphere::{
-    Activation, BackendKind, CpuBackend, Error, FusedBackend, GpuBackend, Objective, Preset,
-    SphereNetConfig, SphereSurface, StepStats, SurfacePaint, TrainConfig, Trainer, TrainingDevice,
-    grid_metrics, grid_points, notebook_colour, sphere_metrics, training_device, write_glb,
-    write_grid_csv, write_loss_csv, write_ply,
+    Activation, BackendKind, Error, Objective, Preset, SphereNetConfig, SphereSurface, StepStats,
+    SurfacePaint, Trainer, grid_metrics, grid_points, notebook_colour, sphere_metrics,
+    training_device, write_glb, write_grid_csv, write_loss_csv, write_ply,
 };
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -104,10 +103,7 @@ fn run(args: &Args) -> Result<(), Error> {
     prepare_out_dir(&args.out)?;
     let (device, choice) = training_device(args.backend)?;
     println!("{choice}");
-    match device {
-        TrainingDevice::Cpu => train::<CpuBackend>(args, config, &Default::default(), "cpu"),
-        TrainingDevice::Wgpu(device) => train::<GpuBackend>(args, config, &device, "wgpu"),
-    }
+    train(args, Trainer::new(config, &device)?)
 }
 
 /// Creates the folder and checks that it takes files, before any training time is spent.
@@ -122,13 +118,7 @@ fn prepare_out_dir(dir: &Path) -> Result<(), Error> {
     std::fs::remove_file(probe).map_err(io)
 }
 
-fn train<B: FusedBackend>(
-    args: &Args,
-    config: TrainConfig,
-    device: &B::Device,
-    backend: &str,
-) -> Result<(), Error> {
-    let mut trainer = Trainer::<B>::new(config, device)?;
+fn train(args: &Args, mut trainer: Trainer) -> Result<(), Error> {
     let bar = ProgressBar::new(args.steps as u64).with_style(
         ProgressStyle::with_template(
             "{bar:40} {pos}/{len} steps  loss {msg}  {per_sec}  eta {eta}",
@@ -137,15 +127,22 @@ fn train<B: FusedBackend>(
     );
     let started = Instant::now();
     let mut history: Vec<StepStats> = Vec::with_capacity(args.steps);
+    // A run that stops for good still writes what its last finite network maps, then fails.
+    let mut stopped = None;
     while history.len() < args.steps {
         let recovered = trainer.recoveries().len();
-        let chunk = trainer.train((args.steps - history.len()).min(100));
+        let pending = trainer.train_deferred((args.steps - history.len()).min(100));
+        let chunk = trainer.collect(pending);
         for recovery in &trainer.recoveries()[recovered..] {
             bar.suspend(|| println!("{recovery}"));
         }
         bar.set_message(format!("{:.1}", mean_loss(&chunk)));
         bar.inc(chunk.len() as u64);
         history.extend(chunk);
+        if let Some(why) = trainer.stuck() {
+            stopped = Some(Error::Training(why.to_string()));
+            break;
+        }
     }
     let seconds = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
@@ -159,7 +156,7 @@ fn train<B: FusedBackend>(
     let paint = SurfacePaint::VertexColours(&colours);
     write_glb(&args.out.join("grid.glb"), &surface, paint)?;
     write_loss_csv(&args.out.join("loss.csv"), &history)?;
-    let model_path = trainer.checkpoint().save(&args.out.join("model"))?;
+    let model_path = trainer.save(&args.out.join("model"))?;
 
     let tail = &history[history.len().saturating_sub(100)..];
     println!("{}", trainer.config().summary());
@@ -167,7 +164,7 @@ fn train<B: FusedBackend>(
         "trained {} steps on {} in {seconds:.1} s ({:.0} steps/s); final loss {:.4} (mean of the \
          last {} steps); wrote {}, grid.csv, grid.ply, grid.glb, loss.csv",
         history.len(),
-        backend,
+        trainer.backend(),
         history.len() as f64 / seconds,
         mean_loss(tail),
         tail.len(),
@@ -200,7 +197,7 @@ fn train<B: FusedBackend>(
         grid.area_sum,
         grid.area_cv,
     );
-    Ok(())
+    stopped.map_or(Ok(()), Err)
 }
 
 fn parse_activation(s: &str) -> Result<Activation, String> {

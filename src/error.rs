@@ -31,6 +31,8 @@ pub enum Error {
     },
     /// No usable GPU adapter or device.
     Gpu(String),
+    /// Training stopped: its steps keep going non-finite; the message says from where.
+    Training(String),
     /// A video that could not be recorded; the message says why.
     Recording(String),
 }
@@ -45,6 +47,7 @@ impl fmt::Display for Error {
             }
             Error::Image { path, reason } => write!(f, "image {}: {reason}", path.display()),
             Error::Gpu(message) => write!(f, "no usable GPU: {message}"),
+            Error::Training(message) => write!(f, "training stopped: {message}"),
             Error::Recording(message) => f.write_str(message),
         }
     }

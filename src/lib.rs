@@ -1,22 +1,31 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
 mod learn;
+#[cfg(feature = "scene")]
 mod scene;
 
 pub use error::Error;
+
+// The learning side: burn alone, no Bevy (what `default-features = false` builds).
 pub use learn::backend::{
-    BackendChoice, BackendKind, CpuBackend, GpuBackend, TrainingDevice, render_adapter,
-    share_wgpu_device, training_device, wgpu_device, wgpu_setup,
+    BackendChoice, BackendKind, CpuBackend, GpuBackend, HostBackend, TrainingDevice,
+    render_adapter, share_wgpu_device, training_device, wgpu_device, wgpu_setup,
 };
 pub use learn::checkpoint::{CHECKPOINT_EXTENSION, Checkpoint};
+pub use learn::config::{Preset, TrainConfig};
+pub use learn::engine::{PendingSteps, StepStats, eval};
 pub use learn::export::{write_grid_csv, write_loss_csv, write_ply};
 pub use learn::fused::{FusedBackend, fused_silu, fused_uniformity_loss};
 pub use learn::glb::{SurfacePaint, write_glb};
 pub use learn::gpu_copy::{GpuTarget, copy_to_buffer};
 pub use learn::grid::{grid_points, notebook_colour};
 pub use learn::history::{LossBucket, LossHistory};
+pub use learn::image_file::{
+    ImageFit, MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, MAX_TEXTURE_SIDE, read_image_file, square_image,
+};
 pub use learn::metrics::{
     GridMetrics, PROBES, STRETCH_LIMIT_DEG, SphereMetrics, fibonacci_sphere, grid_metrics,
     sphere_metrics,
@@ -27,22 +36,42 @@ pub use learn::objective::{
 };
 pub use learn::recovery::Recovery;
 pub use learn::surface::SphereSurface;
-pub use learn::trainer::{PendingSteps, Preset, StepStats, TrainConfig, Trainer, eval};
+pub use learn::trainer::Trainer;
+
+// The scene side: the Bevy plugin and what it draws (feature `scene`).
+#[cfg(feature = "scene")]
 pub use learn::worker::TrainingPhase;
 #[cfg(feature = "camera")]
 pub use scene::camera::{SphereCamera, SphereCameraPlugin};
-pub use scene::commands::SphereCommand;
-pub use scene::plugin::{NeuralSpherePlugin, NeuralSphereSystems, SphereSettings, SphereView};
-pub use scene::points::{ColourMode, PointMaterial, SpherePoint};
-pub use scene::positions::SphereMapping;
-pub use scene::quality::SphereQuality;
-pub use scene::record::{OrbitSpec, RecordOrbit, RecordingStatus, VideoFormat};
-pub use scene::render_device::BurnWgpuDevice;
-pub use scene::surface::{SphereSurfaceMesh, SurfaceMaterial};
-pub use scene::texture::{
-    ImageFit, MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, MAX_TEXTURE_SIDE, SphereImage, fit_image,
-    load_image_file, point_colour, sample_texture, uv_test_grid,
-};
-pub use scene::training::TrainingState;
 #[cfg(feature = "ui")]
 pub use scene::ui::{ImageLibrary, NeuralSphereUiPlugin};
+#[cfg(feature = "scene")]
+pub use scene::{
+    commands::SphereCommand,
+    orbit::{OrbitSpec, RecordOrbit, RecordingStatus, VideoFormat},
+    plugin::{NeuralSpherePlugin, NeuralSphereSystems},
+    points::{PointMaterial, SpherePoint},
+    positions::SphereMapping,
+    quality::SphereQuality,
+    render_device::BurnWgpuDevice,
+    settings::{ColourMode, SphereSettings, SphereView},
+    surface::{SphereSurfaceMesh, SurfaceMaterial},
+    texture::{
+        SphereImage, fit_image, load_image_file, point_colour, sample_texture, uv_test_grid,
+    },
+    training::TrainingState,
+};
+
+/// What a game that adds the plugin needs: `use bevy_neural_sphere::prelude::*;`.
+#[cfg(feature = "scene")]
+pub mod prelude {
+    pub use crate::{
+        BackendKind, ColourMode, ImageFit, NeuralSpherePlugin, NeuralSphereSystems, Preset,
+        RecordOrbit, RecordingStatus, SphereCommand, SphereMapping, SphereQuality, SphereSettings,
+        SphereView, TrainConfig, TrainingState,
+    };
+    #[cfg(feature = "ui")]
+    pub use crate::{ImageLibrary, NeuralSphereUiPlugin};
+    #[cfg(feature = "camera")]
+    pub use crate::{SphereCamera, SphereCameraPlugin};
+}

@@ -10,9 +10,13 @@ use wgpu::{AdapterInfo, Backend, DeviceType};
 
 use crate::Error;
 
+/// burn's `flex` CPU backend, without autodiff: where checkpoints and the copies of a network
+/// that the trainer hands out live.
+pub type HostBackend = burn::backend::Flex;
+
 /// Training on the CPU with burn's `flex` backend (about 3× faster than `ndarray` on the
 /// notebook's tiny tensors).
-pub type CpuBackend = burn::backend::Autodiff<burn::backend::Flex>;
+pub type CpuBackend = burn::backend::Autodiff<HostBackend>;
 
 /// Training on a GPU with burn's wgpu backend.
 pub type GpuBackend = burn::backend::Autodiff<burn::backend::Wgpu>;
@@ -117,10 +121,11 @@ impl BackendKind {
     }
 }
 
-/// Where a headless run trains: the CPU, or a wgpu device burn opened.
-#[derive(Debug, Clone)]
+/// Where a network trains: the CPU, or a wgpu device burn opened.
+#[derive(Debug, Clone, Default)]
 pub enum TrainingDevice {
     /// [`CpuBackend`].
+    #[default]
     Cpu,
     /// [`GpuBackend`] on this device.
     Wgpu(WgpuDevice),

@@ -13,8 +13,9 @@ use burn::record::{
 };
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use super::backend::HostBackend;
+use super::config::TrainConfig;
 use super::model::{SphereNet, SphereNetRecord};
-use super::trainer::TrainConfig;
 use crate::Error;
 
 /// The file extension checkpoints are written with.
@@ -29,30 +30,31 @@ struct CheckpointRecord<B: Backend> {
 
 /// A trained network with what it was trained with.
 #[derive(Debug)]
-pub struct Checkpoint<B: Backend> {
+pub struct Checkpoint {
     /// The hyper-parameters of the run.
     pub config: TrainConfig,
     /// Steps the network was trained for.
     pub steps: usize,
-    /// The network.
-    pub model: SphereNet<B>,
+    /// The network, on the CPU; [`Trainer::resume`](crate::Trainer::resume) moves it to the
+    /// device that trains it, and [`eval`](crate::eval) maps points through it.
+    pub model: SphereNet<HostBackend>,
 }
 
 fn recorder() -> NamedMpkFileRecorder<FullPrecisionSettings> {
     NamedMpkFileRecorder::new()
 }
 
-impl<B: Backend> Checkpoint<B> {
+impl Checkpoint {
     /// Writes the checkpoint to `path` (its extension becomes `.mpk`) and returns the path
     /// written.
     pub fn save(self, path: &Path) -> Result<PathBuf, Error> {
         let path = path.with_extension(CHECKPOINT_EXTENSION);
-        let record = CheckpointRecord::<B> {
+        let record = CheckpointRecord::<HostBackend> {
             config: burn::config::config_to_json(&self.config),
             steps: self.steps,
             model: self.model.into_record(),
         };
-        Recorder::<B>::record(&recorder(), record, path.clone()).map_err(|e| {
+        Recorder::<HostBackend>::record(&recorder(), record, path.clone()).map_err(|e| {
             Error::Checkpoint {
                 path: path.clone(),
                 reason: e.to_string(),
@@ -64,7 +66,8 @@ impl<B: Backend> Checkpoint<B> {
     /// Reads a checkpoint written by [`Checkpoint::save`].
     ///
     /// A missing, corrupt or inconsistent file is an error; nothing panics.
-    pub fn load(path: &Path, device: &B::Device) -> Result<Self, Error> {
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let device = Default::default();
         let fail = |reason: String| Error::Checkpoint {
             path: path.to_path_buf(),
             reason,
@@ -75,10 +78,10 @@ impl<B: Backend> Checkpoint<B> {
         let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
         let not_ours = |why: &str| fail(format!("not a checkpoint of this crate ({why})"));
         rmp_serde::from_slice::<RecordCheck>(&bytes).map_err(|e| not_ours(&one_line(e)))?;
-        let record: CheckpointRecord<B> = Recorder::<B>::load(
+        let record: CheckpointRecord<HostBackend> = Recorder::<HostBackend>::load(
             &NamedMpkBytesRecorder::<FullPrecisionSettings>::new(),
             bytes,
-            device,
+            &device,
         )
         .map_err(|e| not_ours(&recorder_reason(e)))?;
         let config = TrainConfig::load_binary(record.config.as_bytes())
@@ -100,7 +103,7 @@ impl<B: Backend> Checkpoint<B> {
         let mut rng = <rand::rngs::Xoshiro256PlusPlus as rand::SeedableRng>::seed_from_u64(0);
         let model = config
             .model
-            .init(&mut rng, device)
+            .init(&mut rng, &device)
             .load_record(record.model);
         Ok(Self {
             config,

@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use super::trainer::StepStats;
+use super::engine::StepStats;
 use crate::Error;
 
 fn write_file(

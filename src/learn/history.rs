@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use super::trainer::StepStats;
+use super::engine::StepStats;
 
 /// Steps kept at full resolution.
 const RECENT_STEPS: usize = 1000;

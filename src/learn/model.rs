@@ -6,7 +6,9 @@
 
 use burn::nn::Linear;
 use burn::prelude::*;
-use rand::{Rng, RngExt};
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{Rng, RngExt, SeedableRng};
 
 /// The non-linearity after a hidden layer.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -143,6 +145,18 @@ impl<B: Backend> SphereNet<B> {
     /// Dropout probability of each hidden layer.
     pub fn dropout(&self) -> &[f64] {
         &self.dropout
+    }
+
+    /// A copy of this network on another backend's device, through its record.
+    pub fn to_backend<B2: Backend>(&self, device: &B2::Device) -> SphereNet<B2> {
+        let recorder = NamedMpkBytesRecorder::<FullPrecisionSettings>::new();
+        let bytes = Recorder::<B>::record(&recorder, self.clone().into_record(), ())
+            .expect("a network's record serialises");
+        let record = Recorder::<B2>::load(&recorder, bytes, device)
+            .expect("a record just serialised deserialises");
+        // The initial values are overwritten by the record.
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
+        self.config().init(&mut rng, device).load_record(record)
     }
 
     /// Maps `[n, 2]` points to `[n, 3]` unit vectors.

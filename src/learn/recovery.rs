@@ -3,7 +3,9 @@
 //! The trainer keeps the state it had at the start of each chunk of steps. A state counts as
 //! good once the loss of its own step comes back finite (a non-finite parameter or moment
 //! would have made that loss non-finite). When a later loss comes back non-finite, the trainer
-//! returns to the newest good state, halves the learning rate and takes the steps again.
+//! returns to the newest good state, halves the learning rate and takes the steps again. A
+//! good state whose gradient is not finite (its loss is) would fail the same way for ever:
+//! training stops there with an error instead.
 
 use std::collections::VecDeque;
 use std::fmt;

@@ -1,464 +1,138 @@
-//! The training loop: hyper-parameters, one optimiser step, evaluation.
+//! The trainer: a network, its optimiser and its schedule on the device it trains on, whichever
+//! backend that is. Its API names no burn backend, so programs that train link the training loop
+//! this crate compiled instead of compiling burn's generic code again.
 
-use burn::module::{AutodiffModule, ModuleMapper, Param};
-use burn::optim::lr_scheduler::LrScheduler;
-use burn::optim::lr_scheduler::step::{StepLrScheduler, StepLrSchedulerConfig};
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
-use std::pin::Pin;
-use std::str::FromStr;
+use std::path::{Path, PathBuf};
 
-use burn::prelude::*;
-use burn::tensor::backend::{AutodiffBackend, ExecutionError};
-use futures_lite::future::{block_on, poll_once};
-use rand::rngs::Xoshiro256PlusPlus;
-use rand::seq::SliceRandom;
-use rand::{RngExt, SeedableRng};
+use burn::module::AutodiffModule;
 
-use super::average::ParameterAverage;
+use super::backend::{BackendKind, CpuBackend, GpuBackend, HostBackend, TrainingDevice};
 use super::checkpoint::Checkpoint;
-use super::fused::{FusedBackend, fused_silu, fused_uniformity_loss};
-use super::model::{Activation, SphereNet, SphereNetConfig, dropout_mask};
-use super::objective::{Objective, equal_area_loss, seed_loss};
-use super::recovery::{RECOVERY_LR_FACTOR, Recovery, Snapshot, Snapshots, SphereAdam};
+use super::config::TrainConfig;
+use super::engine::{Engine, PendingSteps, StepStats};
+use super::gpu_copy::{GpuTarget, copy_to_buffer};
+use super::model::SphereNet;
+use super::recovery::Recovery;
 use crate::Error;
 
-/// Hyper-parameters of a training run. The defaults are the notebook's.
-#[derive(Config, Debug, PartialEq)]
-pub struct TrainConfig {
-    /// The network's architecture.
-    #[config(default = "SphereNetConfig::new()")]
-    pub model: SphereNetConfig,
-    /// The loss.
-    #[config(default = "Objective::Seed")]
-    pub objective: Objective,
-    /// Temperature `t` of [`Objective::Uniformity`]: higher pushes near neighbours apart harder.
-    #[config(default = 2.0)]
-    pub temperature: f64,
-    /// Fresh uniform points drawn from [-0.5, 0.5)² each step.
-    #[config(default = 1000)]
-    pub batch: usize,
-    /// Dropout passes over the batch each step; each adds its own loss term.
-    #[config(default = 2)]
-    pub passes: usize,
-    /// Adam's initial learning rate.
-    #[config(default = 0.05)]
-    pub lr: f64,
-    /// Steps between learning-rate decays.
-    #[config(default = 1000)]
-    pub lr_step: usize,
-    /// Factor applied to the learning rate every `lr_step` steps.
-    #[config(default = 0.8)]
-    pub lr_gamma: f64,
-    /// Every parameter is clamped to [-clamp, clamp] after each step.
-    #[config(default = 2.0)]
-    pub clamp: f32,
-    /// Seeds the initialisation, the points, the permutations and dropout.
-    #[config(default = 0)]
-    pub seed: u64,
-    /// Weight of the running average of the parameters, in [0, 1): each step blends its
-    /// parameters into the average with weight `1 − average`, and evaluation, checkpoints and
-    /// exports show the averaged network. 0 shows the network as the last step left it (the
-    /// notebook's).
-    #[config(default = 0.0)]
-    pub average: f64,
-    /// Weight of [`equal_area_loss`], added to the objective: 0 leaves it out.
-    #[config(default = 0.0)]
-    pub area_weight: f64,
-    /// Step from which the equal-area term counts: a network that has not spread over the
-    /// sphere yet spreads faster without it.
-    #[config(default = 0)]
-    pub area_from: usize,
+/// Trains a [`SphereNet`] on the CPU or on a wgpu device.
+///
+/// ```
+/// use bevy_neural_sphere::{Preset, Trainer, TrainingDevice, grid_points};
+///
+/// let mut trainer = Trainer::new(Preset::Seed.config(), &TrainingDevice::Cpu)?;
+/// let stats = trainer.train(10)?;
+/// assert_eq!(stats.len(), 10);
+/// let on_sphere = trainer.eval(&grid_points(10));
+/// assert_eq!(on_sphere.len(), 100);
+/// # Ok::<(), bevy_neural_sphere::Error>(())
+/// ```
+pub struct Trainer {
+    engine: Engines,
 }
 
-impl Default for TrainConfig {
-    fn default() -> Self {
-        Self::new()
-    }
+/// The training loop on whichever backend trains.
+enum Engines {
+    Cpu(Engine<CpuBackend>),
+    Gpu(Engine<GpuBackend>),
 }
 
-impl TrainConfig {
-    /// Checks that the run can start.
-    pub fn validate(&self) -> Result<(), Error> {
-        self.model.validate().map_err(Error::Config)?;
-        if self.batch < 2 || !self.batch.is_multiple_of(2) {
-            return Err(Error::Config(format!(
-                "batch {} must be even and at least 2 (it is split into two halves)",
-                self.batch
-            )));
+/// Runs `$body` with `$e` bound to the engine, whatever its backend.
+macro_rules! with_engine {
+    ($engines:expr, $e:ident => $body:expr) => {
+        match $engines {
+            Engines::Cpu($e) => $body,
+            Engines::Gpu($e) => $body,
         }
-        if !(self.temperature.is_finite() && self.temperature > 0.0) {
-            return Err(Error::Config(format!(
-                "temperature {} is not positive",
-                self.temperature
-            )));
-        }
-        if self.passes == 0 {
-            return Err(Error::Config("passes must be at least 1".into()));
-        }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(Error::Config(format!(
-                "learning rate {} is not positive",
-                self.lr
-            )));
-        }
-        if self.lr_step == 0 {
-            return Err(Error::Config("lr_step must be at least 1".into()));
-        }
-        if !(self.area_weight.is_finite() && self.area_weight >= 0.0) {
-            return Err(Error::Config(format!(
-                "area weight {} must be 0 or more",
-                self.area_weight
-            )));
-        }
-        if self.area_weight > 0.0 && self.model.dropout.iter().any(|&p| p > 0.0) {
-            return Err(Error::Config(
-                "the equal-area term needs a network without dropout".into(),
-            ));
-        }
-        if !(0.0..1.0).contains(&self.average) {
-            return Err(Error::Config(format!(
-                "average {} must be at least 0 and below 1",
-                self.average
-            )));
-        }
-        if !(self.clamp.is_finite() && self.clamp > 0.0) {
-            return Err(Error::Config(format!(
-                "clamp {} is not positive",
-                self.clamp
-            )));
-        }
-        Ok(())
-    }
+    };
+}
 
-    /// One line saying what the run trains: objective, network, optimiser, seed.
-    pub fn summary(&self) -> String {
-        let objective = match self.objective {
-            Objective::Seed => "seed loss".to_string(),
-            Objective::Uniformity => format!("uniformity t={}", self.temperature),
+impl Trainer {
+    /// A fresh network on `device`, initialised from `config.seed`.
+    pub fn new(config: TrainConfig, device: &TrainingDevice) -> Result<Self, Error> {
+        let engine = match device {
+            TrainingDevice::Cpu => Engines::Cpu(Engine::new(config, &Default::default())?),
+            TrainingDevice::Wgpu(device) => Engines::Gpu(Engine::new(config, device)?),
         };
-        let objective = match self.area_weight > 0.0 {
-            true => format!(
-                "{objective} + {} x equal area from step {}",
-                self.area_weight, self.area_from
-            ),
-            false => objective,
-        };
-        let widths: Vec<String> = (std::iter::once(2).chain(self.model.hidden.iter().copied()))
-            .chain(std::iter::once(3))
-            .map(|w| w.to_string())
-            .collect();
-        let activations: Vec<String> = (self.model.activations.iter())
-            .map(|a| format!("{a:?}").to_lowercase())
-            .collect();
-        let average = match self.average > 0.0 {
-            true => format!(", averaged {}", self.average),
-            false => String::new(),
-        };
-        format!(
-            "{objective}; net {} ({}), dropout {:?}; lr {} x{} every {} steps, batch {}{average}, seed {}",
-            widths.join("-"),
-            activations.join(", "),
-            self.model.dropout,
-            self.lr,
-            self.lr_gamma,
-            self.lr_step,
-            self.batch,
-            self.seed,
-        )
-    }
-}
-
-/// Named training configurations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Preset {
-    /// The notebook's run: its net, its loss, dropout and optimiser ([`TrainConfig::new`]).
-    Seed,
-    /// Closes the sphere: Wang & Isola uniformity at temperature 40 on a 2-64-64-64-3 SiLU net
-    /// without dropout, Adam lr 0.02 × 0.7 every 500 steps, shown through a running average of
-    /// its parameters (weight 0.99), with the equal-area term (weight 0.3) from step 500. Its
-    /// 100×100 grid closes (coverage ≥ 99 %, largest empty cap ≤ 5°, nothing torn or covered
-    /// twice) in about a thousand steps and stays closed.
-    Closed,
-}
-
-impl Preset {
-    /// Every preset, in the order menus list them.
-    pub const ALL: [Preset; 2] = [Preset::Seed, Preset::Closed];
-
-    /// The preset's name on the command line and in the panel.
-    pub fn name(self) -> &'static str {
-        match self {
-            Preset::Seed => "seed",
-            Preset::Closed => "closed",
-        }
+        Ok(Self { engine })
     }
 
-    /// The preset's hyper-parameters, with seed 0.
-    pub fn config(self) -> TrainConfig {
-        match self {
-            Preset::Seed => TrainConfig::new(),
-            Preset::Closed => TrainConfig::new()
-                .with_model(
-                    SphereNetConfig::new()
-                        .with_hidden(vec![64, 64, 64])
-                        .with_activations(vec![Activation::Silu; 3])
-                        .with_dropout(vec![0.0; 3]),
-                )
-                .with_objective(Objective::Uniformity)
-                .with_temperature(40.0)
-                .with_passes(1)
-                .with_lr(0.02)
-                .with_lr_step(500)
-                .with_lr_gamma(0.7)
-                .with_average(0.99)
-                .with_area_weight(0.3)
-                .with_area_from(500),
-        }
-    }
-}
-
-impl FromStr for Preset {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self, Error> {
-        Self::ALL
-            .into_iter()
-            .find(|p| p.name() == s)
-            .ok_or_else(|| Error::Config(format!("unknown preset '{s}' (expected seed or closed)")))
-    }
-}
-
-/// What one training step did.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct StepStats {
-    /// Index of the step, from 0.
-    pub step: usize,
-    /// The step's loss, summed over passes.
-    pub loss: f32,
-    /// The learning rate the step used.
-    pub lr: f64,
-}
-
-/// The read of a chunk's losses from the device.
-type LossRead = Pin<Box<dyn Future<Output = Result<TensorData, ExecutionError>> + Send>>;
-
-/// Steps taken whose losses are on their way back from the device; [`Trainer::collect`] takes
-/// them in.
-pub struct PendingSteps {
-    /// The trainer's count of recoveries when the steps were taken: steps taken before a
-    /// recovery were undone by it.
-    recoveries: usize,
-    stats: Vec<StepStats>,
-    read: Option<LossRead>,
-    /// The read, if it finished when it was queued (always, on the CPU).
-    done: Option<Result<TensorData, ExecutionError>>,
-}
-
-impl PendingSteps {
-    fn new(
-        recoveries: usize,
-        stats: Vec<StepStats>,
-        read: Option<impl Future<Output = Result<TensorData, ExecutionError>> + Send + 'static>,
-    ) -> Self {
-        let mut read = read.map(|r| Box::pin(r) as LossRead);
-        // The first poll queues the read on the device; it completes at once on the CPU.
-        let done = read.as_mut().and_then(|r| block_on(poll_once(r)));
-        Self {
-            recoveries,
-            stats,
-            read,
-            done,
-        }
-    }
-
-    /// Steps taken.
-    pub fn len(&self) -> usize {
-        self.stats.len()
-    }
-
-    /// Whether no step was taken.
-    pub fn is_empty(&self) -> bool {
-        self.stats.is_empty()
-    }
-
-    /// Waits for the losses and returns what each step did.
-    fn wait(self) -> Vec<StepStats> {
-        let Self {
-            mut stats,
-            read,
-            done,
-            ..
-        } = self;
-        let data = match (done, read) {
-            (Some(data), _) => data,
-            (None, Some(read)) => block_on(read),
-            (None, None) => return stats,
-        };
-        let values = (data.expect("reading the losses from the device failed"))
-            .into_vec::<f32>()
-            .expect("the loss is f32");
-        for (s, loss) in stats.iter_mut().zip(values) {
-            s.loss = loss;
-        }
-        stats
-    }
-}
-
-/// Points of each step at which the equal-area term is measured.
-const AREA_POINTS: usize = 250;
-
-/// The finite-difference step of the equal-area term: about the 100×100 grid's spacing.
-const AREA_STEP: f64 = 0.01;
-
-/// Trains a [`SphereNet`] on any burn autodiff backend.
-pub struct Trainer<B: FusedBackend> {
-    config: TrainConfig,
-    device: B::Device,
-    model: SphereNet<B>,
-    optimizer: SphereAdam<B>,
-    scheduler: StepLrScheduler,
-    rng: Xoshiro256PlusPlus,
-    steps_done: usize,
-    /// The points of the latest step.
-    last_batch: Vec<[f32; 2]>,
-    /// Dropout masks for [`Trainer::map_with_dropout`], apart from the training stream.
-    view_rng: Xoshiro256PlusPlus,
-    /// The network shown, when [`TrainConfig::average`] is not 0.
-    average: Option<ParameterAverage<B::InnerBackend>>,
-    /// States to go back to when the run goes non-finite.
-    snapshots: Snapshots<B>,
-    recoveries: Vec<Recovery>,
-}
-
-impl<B: FusedBackend> Trainer<B> {
-    /// A fresh network, initialised from `config.seed`.
-    pub fn new(config: TrainConfig, device: &B::Device) -> Result<Self, Error> {
-        config.validate()?;
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(config.seed);
-        let model = config.model.init(&mut rng, device);
-        Ok(Self::with_model(config, model, rng, 0, device))
-    }
-
-    /// Goes on training a saved network from where it stopped: its steps and learning-rate
-    /// schedule carry on, the optimiser's moments start afresh.
-    pub fn resume(checkpoint: Checkpoint<B>, device: &B::Device) -> Result<Self, Error> {
+    /// Goes on training a saved network on `device` from where it stopped: its steps and
+    /// learning-rate schedule carry on, the optimiser's moments start afresh.
+    pub fn resume(checkpoint: Checkpoint, device: &TrainingDevice) -> Result<Self, Error> {
         let Checkpoint {
             config,
             steps,
             model,
         } = checkpoint;
-        config.validate()?;
-        let rng = Xoshiro256PlusPlus::seed_from_u64(config.seed ^ steps as u64);
-        Ok(Self::with_model(config, model, rng, steps, device))
+        let engine = match device {
+            TrainingDevice::Cpu => {
+                let device = Default::default();
+                let model = model.to_backend(&device);
+                Engines::Cpu(Engine::resume(config, steps, model, &device)?)
+            }
+            TrainingDevice::Wgpu(device) => {
+                let model = model.to_backend(device);
+                Engines::Gpu(Engine::resume(config, steps, model, device)?)
+            }
+        };
+        Ok(Self { engine })
     }
 
-    fn with_model(
-        config: TrainConfig,
-        model: SphereNet<B>,
-        rng: Xoshiro256PlusPlus,
-        steps_done: usize,
-        device: &B::Device,
-    ) -> Self {
-        let optimizer = adam();
-        Self {
-            average: start_average(&config, &model),
-            scheduler: scheduler_at(&config, steps_done),
-            view_rng: Xoshiro256PlusPlus::seed_from_u64(!config.seed),
-            snapshots: Snapshots::new(Snapshot::take(steps_done, &model, &optimizer, &rng)),
-            recoveries: Vec::new(),
-            config,
-            device: device.clone(),
-            model,
-            optimizer,
-            rng,
-            steps_done,
-            last_batch: Vec::new(),
-        }
+    /// [`Trainer::resume`] from a checkpoint file.
+    pub fn load(path: &Path, device: &TrainingDevice) -> Result<Self, Error> {
+        Self::resume(Checkpoint::load(path)?, device)
     }
 
-    /// Changes the learning rate and the batch size from the next step on; the schedule keeps
-    /// its place (the new rate decays as if it had been the initial one).
-    pub fn retune(&mut self, lr: f64, batch: usize) -> Result<(), Error> {
-        let config = self.config.clone().with_lr(lr).with_batch(batch);
-        config.validate()?;
-        self.scheduler = scheduler_at(&config, self.steps_done);
-        self.config = config;
-        Ok(())
-    }
-
-    /// The network shown (the averaged one, when [`TrainConfig::average`] is not 0) and what
-    /// it was trained with, ready to save. Training resumed from it starts from the shown
-    /// network.
-    pub fn checkpoint(&self) -> Checkpoint<B::InnerBackend> {
-        Checkpoint {
-            config: self.config.clone(),
-            steps: self.steps_done,
-            model: self.shown(),
+    /// The backend that trains: [`BackendKind::Cpu`] or [`BackendKind::Wgpu`].
+    pub fn backend(&self) -> BackendKind {
+        match self.engine {
+            Engines::Cpu(_) => BackendKind::Cpu,
+            Engines::Gpu(_) => BackendKind::Wgpu,
         }
     }
 
     /// The run's hyper-parameters.
     pub fn config(&self) -> &TrainConfig {
-        &self.config
-    }
-
-    /// The network being trained, as the last step left it.
-    pub fn model(&self) -> &SphereNet<B> {
-        &self.model
-    }
-
-    /// The network that evaluation shows: the running average of the parameters when
-    /// [`TrainConfig::average`] is not 0, else the network being trained.
-    pub fn shown(&self) -> SphereNet<B::InnerBackend> {
-        match &self.average {
-            Some(average) => average.network().clone(),
-            None => self.model.valid(),
-        }
-    }
-
-    /// The device the network lives on.
-    pub fn device(&self) -> &B::Device {
-        &self.device
+        with_engine!(&self.engine, e => e.config())
     }
 
     /// Steps taken so far.
     pub fn steps_done(&self) -> usize {
-        self.steps_done
+        with_engine!(&self.engine, e => e.steps_done())
+    }
+
+    /// Changes the learning rate and the batch size from the next step on; the schedule keeps
+    /// its place (the new rate decays as if it had been the initial one).
+    pub fn retune(&mut self, lr: f64, batch: usize) -> Result<(), Error> {
+        with_engine!(&mut self.engine, e => e.retune(lr, batch))
     }
 
     /// Runs `steps` optimiser steps and returns what each did, one [`StepStats`] per step
     /// index from [`Trainer::steps_done`] on, every loss finite.
     ///
     /// The losses stay on the device until the last step, then come back in one read. Steps
-    /// whose loss comes back non-finite are taken again after a [`Recovery`].
-    pub fn train(&mut self, steps: usize) -> Vec<StepStats> {
+    /// whose loss comes back non-finite are taken again after a [`Recovery`]. A run that keeps
+    /// going non-finite from the same network (its gradient is not finite while its loss is)
+    /// stops with an error, and takes no more steps.
+    pub fn train(&mut self, steps: usize) -> Result<Vec<StepStats>, Error> {
         let mut stats = Vec::with_capacity(steps);
         while stats.len() < steps {
             let pending = self.train_deferred(steps - stats.len());
             stats.extend(self.collect(pending));
+            if let Some(why) = self.stuck() {
+                return Err(Error::Training(why.to_string()));
+            }
         }
-        stats
+        Ok(stats)
     }
 
     /// Runs `steps` optimiser steps without waiting for their losses: the read of all of them
     /// is queued on the device behind the steps, and [`Trainer::collect`] takes it in. On a
     /// GPU, the next steps can be submitted meanwhile, so the device never idles for a read.
+    /// Once training has [stopped](Trainer::stuck), no step is taken.
     pub fn train_deferred(&mut self, steps: usize) -> PendingSteps {
-        let state = Snapshot::take(self.steps_done, &self.model, &self.optimizer, &self.rng);
-        self.snapshots.push(state);
-        let mut losses = Vec::with_capacity(steps);
-        let mut stats = Vec::with_capacity(steps);
-        for _ in 0..steps {
-            let (loss, lr) = self.step();
-            losses.push(loss);
-            stats.push(StepStats {
-                step: self.steps_done - 1,
-                loss: 0.0,
-                lr,
-            });
-        }
-        let read = (!losses.is_empty()).then(|| Tensor::cat(losses, 0).into_data_async());
-        PendingSteps::new(self.recoveries.len(), stats, read)
+        with_engine!(&mut self.engine, e => e.train_deferred(steps))
     }
 
     /// Waits for the losses of steps taken by [`Trainer::train_deferred`] and returns what
@@ -470,243 +144,81 @@ impl<B: FusedBackend> Trainer<B> {
     /// before it are returned. Steps taken after the failed one, still pending, are then
     /// returned as nothing: they were undone.
     pub fn collect(&mut self, pending: PendingSteps) -> Vec<StepStats> {
-        if pending.recoveries != self.recoveries.len() {
-            return Vec::new();
-        }
-        let mut stats = pending.wait();
-        let Some(first) = stats.first().map(|s| s.step) else {
-            return stats;
-        };
-        let losses: Vec<f32> = stats.iter().map(|s| s.loss).collect();
-        if let Some(bad) = self.snapshots.check(first, &losses) {
-            self.recover(bad);
-            stats.truncate(bad - first);
-        }
-        stats
-    }
-
-    /// Goes back to the newest good state after step `bad`'s loss came back non-finite.
-    fn recover(&mut self, bad: usize) {
-        let (state, keep_moments) = self.snapshots.go_back();
-        self.model = state.model;
-        self.optimizer = match keep_moments {
-            true => self.optimizer.clone().load_record(state.optimizer),
-            false => adam(),
-        };
-        self.rng = state.rng;
-        // The average took in the steps that went wrong: it starts again from the good state.
-        self.average = start_average(&self.config, &self.model);
-        self.steps_done = bad;
-        self.config.lr *= RECOVERY_LR_FACTOR;
-        self.scheduler = scheduler_at(&self.config, bad);
-        self.recoveries.push(Recovery {
-            step: bad,
-            back_to: state.step,
-            lr: self.config.lr,
-        });
+        with_engine!(&mut self.engine, e => e.collect(pending))
     }
 
     /// Every time the run went non-finite and came back, oldest first.
     pub fn recoveries(&self) -> &[Recovery] {
-        &self.recoveries
+        with_engine!(&self.engine, e => e.recoveries())
     }
 
-    /// One optimiser step; returns its loss (still on the device) and learning rate.
-    fn step(&mut self) -> (Tensor<B::InnerBackend, 1>, f64) {
-        let TrainConfig {
-            batch,
-            passes,
-            clamp,
-            ..
-        } = self.config;
-        let rows = batch * passes;
-        let rng = &mut self.rng;
-
-        // Each pass shuffles the batch into halves a and b. The network maps rows independently,
-        // so shuffling its inputs is shuffling its outputs: rows [0, half) of a pass are a and
-        // rows [half, batch) are b, and the loss needs slices instead of gathers.
-        self.last_batch = (0..batch)
-            .map(|_| rng.random::<[f32; 2]>().map(|c| c - 0.5))
-            .collect();
-        let mut order: Vec<usize> = (0..batch).collect();
-        let mut points = Vec::with_capacity(rows * 2);
-        for _ in 0..passes {
-            order.shuffle(rng);
-            points.extend(order.iter().flat_map(|&i| self.last_batch[i]));
-        }
-        let area_term = self.config.area_weight > 0.0 && self.steps_done >= self.config.area_from;
-        let area_points = match area_term {
-            true => points[..2 * AREA_POINTS.min(rows)].to_vec(),
-            false => Vec::new(),
-        };
-        let x = Tensor::from_data(TensorData::new(points, [rows, 2]), &self.device);
-        let masks: Vec<Tensor<B, 2>> = (self.config.model.hidden.iter())
-            .zip(&self.config.model.dropout)
-            .filter(|(_, p)| **p > 0.0)
-            .map(|(&width, &p)| dropout_mask(rng, [rows, width], p, &self.device))
-            .collect();
-
-        let outputs = self.model.forward_with(x, Some(&masks), fused_silu);
-        let area = area_term.then(|| self.equal_area_term(&area_points, &outputs));
-        let loss = match self.config.objective {
-            Objective::Seed => {
-                let halves = outputs.reshape([passes, 2, batch / 2, 3]);
-                let a = halves.clone().narrow(1, 0, 1).reshape([rows / 2, 3]);
-                let b = halves.narrow(1, 1, 1).reshape([rows / 2, 3]);
-                seed_loss(a, b, passes)
-            }
-            Objective::Uniformity => {
-                fused_uniformity_loss(outputs, passes, self.config.temperature)
-            }
-        };
-
-        let loss = match area {
-            Some(area) => loss + area * self.config.area_weight,
-            None => loss,
-        };
-
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        let lr = self.scheduler.step();
-        let model = self.optimizer.step(lr, self.model.clone(), grads);
-        self.model = model.map(&mut ClampParams { limit: clamp });
-        if let Some(average) = &mut self.average {
-            average.update(&self.model.valid());
-        }
-        self.steps_done += 1;
-        (loss.inner(), lr)
+    /// Why training stopped for good, if it did: after going back to the same network several
+    /// times, each time with a lower learning rate, its steps still went non-finite. The
+    /// network stays at that last finite state; [`Trainer::new`] or [`Trainer::resume`] start
+    /// again.
+    pub fn stuck(&self) -> Option<&str> {
+        with_engine!(&self.engine, e => e.stuck())
     }
 
-    /// [`equal_area_loss`] at the first of this step's points (`points`, flat), whose images are
-    /// the first rows of `outputs`.
-    fn equal_area_term(&self, points: &[f32], outputs: &Tensor<B, 2>) -> Tensor<B, 1> {
-        let m = points.len() / 2;
-        let mut moved = Vec::with_capacity(4 * m);
-        for axis in [0, 1] {
-            for p in points.chunks_exact(2) {
-                let mut p = [p[0], p[1]];
-                p[axis] += AREA_STEP as f32;
-                moved.extend(p);
-            }
+    /// The network shown (the averaged one, when [`TrainConfig::average`] is not 0) and what
+    /// it was trained with, ready to save. Training resumed from it starts from the shown
+    /// network.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            config: self.config().clone(),
+            steps: self.steps_done(),
+            model: self.shown(),
         }
-        let x = Tensor::from_data(TensorData::new(moved, [2 * m, 2]), &self.device);
-        let moved = self.model.forward_with(x, None, fused_silu);
-        equal_area_loss(
-            outputs.clone().narrow(0, 0, m),
-            moved.clone().narrow(0, 0, m),
-            moved.narrow(0, m, m),
-            AREA_STEP,
-        )
+    }
+
+    /// Saves [`Trainer::checkpoint`] to `path` (its extension becomes `.mpk`) and returns the
+    /// path written.
+    pub fn save(&self, path: &Path) -> Result<PathBuf, Error> {
+        self.checkpoint().save(path)
+    }
+
+    /// The network that evaluation shows, copied to the CPU: the running average of the
+    /// parameters when [`TrainConfig::average`] is not 0, else [`Trainer::network`].
+    pub fn shown(&self) -> SphereNet<HostBackend> {
+        match &self.engine {
+            Engines::Cpu(e) => e.shown(),
+            Engines::Gpu(e) => e.shown().to_backend(&Default::default()),
+        }
+    }
+
+    /// The network being trained, as the last step left it, copied to the CPU.
+    pub fn network(&self) -> SphereNet<HostBackend> {
+        match &self.engine {
+            Engines::Cpu(e) => e.model().valid(),
+            Engines::Gpu(e) => e.model().valid().to_backend(&Default::default()),
+        }
     }
 
     /// Maps points of the plane through the [shown](Trainer::shown) network in evaluation mode
     /// (no dropout).
     pub fn eval(&self, points: &[[f32; 2]]) -> Vec<[f32; 3]> {
-        eval(&self.shown(), points, &self.device)
+        with_engine!(&self.engine, e => e.eval(points))
     }
 
-    /// [`Trainer::eval`] that leaves the `[n, 3]` result on the device. Points the network
-    /// maps to no finite position (it went non-finite, and [`Trainer::collect`] has not seen
-    /// it yet) come out at the origin.
-    pub fn eval_on_device(&self, points: &[[f32; 2]]) -> Tensor<B::InnerBackend, 2> {
-        let mapped = self
-            .shown()
-            .forward(points_tensor(points, &self.device), None);
-        // The output is L2-normalised: a non-finite input gives NaN, never an infinity.
-        mapped.clone().mask_fill(mapped.is_nan(), 0.0)
+    /// Maps points through the shown network into `target`, a buffer on the GPU that trains,
+    /// without a round trip through the host. Points the network maps to no finite position
+    /// land at the origin. The CPU backend has no GPU to write from.
+    pub fn eval_into(&self, points: &[[f32; 2]], target: &GpuTarget) -> Result<(), String> {
+        match &self.engine {
+            Engines::Cpu(_) => Err("the CPU backend maps on the host".into()),
+            Engines::Gpu(e) => copy_to_buffer(e.eval_on_device(points), target),
+        }
     }
 
     /// The points the latest step trained on (empty before the first step).
     pub fn last_batch(&self) -> &[[f32; 2]] {
-        &self.last_batch
+        with_engine!(&self.engine, e => e.last_batch())
     }
 
     /// Maps points through the network in training mode, with fresh dropout masks: the
     /// notebook's "random points" picture when given [`Trainer::last_batch`]. The masks come
     /// from their own stream, so looking does not change training.
     pub fn map_with_dropout(&mut self, points: &[[f32; 2]]) -> Vec<[f32; 3]> {
-        let model = self.model.valid();
-        let masks: Vec<Tensor<B::InnerBackend, 2>> = (self.config.model.hidden.iter())
-            .zip(&self.config.model.dropout)
-            .filter(|(_, p)| **p > 0.0)
-            .map(|(&width, &p)| {
-                dropout_mask(&mut self.view_rng, [points.len(), width], p, &self.device)
-            })
-            .collect();
-        forward_points(&model, points, Some(&masks), &self.device)
-    }
-}
-
-/// The running average of `model`'s parameters that `config` asks for, starting at `model`.
-fn start_average<B: AutodiffBackend>(
-    config: &TrainConfig,
-    model: &SphereNet<B>,
-) -> Option<ParameterAverage<B::InnerBackend>> {
-    (config.average > 0.0).then(|| ParameterAverage::new(model.valid(), config.average))
-}
-
-/// The notebook's Adam.
-fn adam<B: AutodiffBackend>() -> SphereAdam<B> {
-    AdamConfig::new()
-        .with_beta_1(0.9)
-        .with_beta_2(0.999)
-        .with_epsilon(1e-8)
-        .init()
-}
-
-/// The learning-rate schedule of `config` after `steps` steps.
-fn scheduler_at(config: &TrainConfig, steps: usize) -> StepLrScheduler {
-    let mut scheduler = StepLrSchedulerConfig::new(config.lr, config.lr_step)
-        .with_gamma(config.lr_gamma)
-        .init()
-        .expect("lr_step was validated");
-    for _ in 0..steps {
-        LrScheduler::step(&mut scheduler);
-    }
-    scheduler
-}
-
-/// Maps points of the plane through `model` in evaluation mode (no dropout).
-pub fn eval<B: Backend>(
-    model: &SphereNet<B>,
-    points: &[[f32; 2]],
-    device: &B::Device,
-) -> Vec<[f32; 3]> {
-    forward_points(model, points, None, device)
-}
-
-fn forward_points<B: Backend>(
-    model: &SphereNet<B>,
-    points: &[[f32; 2]],
-    masks: Option<&[Tensor<B, 2>]>,
-    device: &B::Device,
-) -> Vec<[f32; 3]> {
-    if points.is_empty() {
-        return Vec::new();
-    }
-    let out = model
-        .forward(points_tensor(points, device), masks)
-        .into_data()
-        .into_vec::<f32>()
-        .expect("the output is f32");
-    out.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect()
-}
-
-/// Points of the plane as an `[n, 2]` tensor.
-fn points_tensor<B: Backend>(points: &[[f32; 2]], device: &B::Device) -> Tensor<B, 2> {
-    let flat: Vec<f32> = points.iter().flatten().copied().collect();
-    Tensor::from_data(TensorData::new(flat, [points.len(), 2]), device)
-}
-
-/// Clamps every parameter in place of the optimiser's output, keeping it a tracked leaf so
-/// that the next step's gradients reach it.
-struct ClampParams {
-    limit: f32,
-}
-
-impl<B: AutodiffBackend> ModuleMapper<B> for ClampParams {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
-        let (id, tensor, mapper) = param.consume();
-        let clamped = tensor.inner().clamp(-self.limit, self.limit);
-        Param::from_mapped_value(id, Tensor::from_inner(clamped).require_grad(), mapper)
+        with_engine!(&mut self.engine, e => e.map_with_dropout(points))
     }
 }

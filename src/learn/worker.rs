@@ -15,11 +15,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::backend::{CpuBackend, GpuBackend, TrainingDevice};
-use super::checkpoint::Checkpoint;
-use super::gpu_copy::{GpuTarget, copy_to_buffer};
+use super::backend::TrainingDevice;
+use super::config::TrainConfig;
+use super::engine::{PendingSteps, StepStats};
+use super::gpu_copy::GpuTarget;
 use super::recovery::Recovery;
-use super::trainer::{PendingSteps, StepStats, TrainConfig, Trainer};
+use super::trainer::Trainer;
 use crate::Error;
 
 /// What the training thread is doing.
@@ -192,95 +193,10 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     format!("training stopped: {message}")
 }
 
-/// The network on whichever backend trains it.
-enum Network {
-    Cpu(Trainer<CpuBackend>),
-    Gpu(Trainer<GpuBackend>),
-}
-
-/// Runs `$body` with `$t` bound to the trainer, whatever its backend.
-macro_rules! with_trainer {
-    ($network:expr, $t:ident => $body:expr) => {
-        match $network {
-            Network::Cpu($t) => $body,
-            Network::Gpu($t) => $body,
-        }
-    };
-}
-
-impl Network {
-    fn create(device: &TrainingDevice, config: TrainConfig) -> Result<Self, Error> {
-        match device {
-            TrainingDevice::Cpu => Trainer::new(config, &Default::default()).map(Self::Cpu),
-            TrainingDevice::Wgpu(device) => Trainer::new(config, device).map(Self::Gpu),
-        }
-    }
-
-    fn load(device: &TrainingDevice, path: &std::path::Path) -> Result<Self, Error> {
-        match device {
-            TrainingDevice::Cpu => Checkpoint::load(path, &Default::default())
-                .and_then(|c| Trainer::resume(c, &Default::default()))
-                .map(Self::Cpu),
-            TrainingDevice::Wgpu(device) => Checkpoint::load(path, device)
-                .and_then(|c| Trainer::resume(c, device))
-                .map(Self::Gpu),
-        }
-    }
-
-    fn steps_done(&self) -> usize {
-        with_trainer!(self, t => t.steps_done())
-    }
-
-    fn config(&self) -> &TrainConfig {
-        with_trainer!(self, t => t.config())
-    }
-
-    fn train_deferred(&mut self, steps: usize) -> PendingSteps {
-        with_trainer!(self, t => t.train_deferred(steps))
-    }
-
-    fn collect(&mut self, pending: PendingSteps) -> Vec<StepStats> {
-        with_trainer!(self, t => t.collect(pending))
-    }
-
-    fn recoveries(&self) -> &[Recovery] {
-        with_trainer!(self, t => t.recoveries())
-    }
-
-    fn retune(&mut self, lr: f64, batch: usize) -> Result<(), Error> {
-        with_trainer!(self, t => t.retune(lr, batch))
-    }
-
-    fn save(&self, path: &std::path::Path) -> Result<PathBuf, Error> {
-        with_trainer!(self, t => t.checkpoint().save(path))
-    }
-
-    fn eval(&self, points: &[[f32; 2]]) -> Vec<[f32; 3]> {
-        with_trainer!(self, t => t.eval(points))
-    }
-
-    /// Maps `points` into `target` on the GPU; the CPU backend has no GPU output.
-    fn eval_into(&self, points: &[[f32; 2]], target: &GpuTarget) -> Result<(), String> {
-        match self {
-            Self::Cpu(_) => Err("the CPU backend maps on the host".into()),
-            Self::Gpu(t) => copy_to_buffer(t.eval_on_device(points), target),
-        }
-    }
-
-    /// The latest training batch and where the network maps it with dropout on.
-    fn training_batch(&mut self) -> (Vec<[f32; 2]>, Vec<[f32; 3]>) {
-        with_trainer!(self, t => {
-            let batch = t.last_batch().to_vec();
-            let mapped = t.map_with_dropout(&batch);
-            (batch, mapped)
-        })
-    }
-}
-
 /// The training thread's state.
 struct Worker {
     device: TrainingDevice,
-    network: Network,
+    network: Trainer,
     requests: Receiver<Request>,
     reports: Sender<Report>,
     mapping_unread: Arc<AtomicBool>,
@@ -295,6 +211,8 @@ struct Worker {
     in_flight: Option<PendingSteps>,
     /// The network's recoveries reported so far.
     recoveries_reported: usize,
+    /// Whether the network's having stopped for good has been reported.
+    stuck_reported: bool,
     seconds_per_step: f64,
     /// The first step has not run yet on this device (kernels compile then).
     cold: bool,
@@ -320,7 +238,7 @@ impl Worker {
         reports: Sender<Report>,
         mapping_unread: Arc<AtomicBool>,
     ) -> Option<Self> {
-        let network = match Network::create(&device, config) {
+        let network = match Trainer::new(config, &device) {
             Ok(network) => network,
             Err(e) => {
                 let _ = reports.send(Report::Done(Err(e)));
@@ -341,6 +259,7 @@ impl Worker {
             limit_since: (Instant::now(), 0),
             in_flight: None,
             recoveries_reported: 0,
+            stuck_reported: false,
             seconds_per_step: 1e-3,
             points: Vec::new(),
             target: None,
@@ -438,20 +357,24 @@ impl Worker {
     fn handle(&mut self, request: Request) {
         match request {
             Request::Run(running) => {
-                self.running = running;
+                self.running = running && !self.refuse_if_stuck();
                 self.limit_since = (Instant::now(), self.network.steps_done());
             }
-            Request::Steps(n) => self.single_steps += n,
+            Request::Steps(n) => {
+                if !self.refuse_if_stuck() {
+                    self.single_steps += n;
+                }
+            }
             Request::Reset(config) => {
                 self.settle();
-                match Network::create(&self.device, config) {
+                match Trainer::new(config, &self.device) {
                     Ok(network) => self.replace(network, None),
                     Err(e) => self.send(Report::Done(Err(e))),
                 }
             }
             Request::Load(path) => {
                 self.settle();
-                match Network::load(&self.device, &path) {
+                match Trainer::load(&path, &self.device) {
                     Ok(network) => self.replace(network, Some(path)),
                     // A checkpoint that does not load leaves the network as it is.
                     Err(e) => self.send(Report::Done(Err(e))),
@@ -487,9 +410,10 @@ impl Worker {
         self.update_phase();
     }
 
-    fn replace(&mut self, network: Network, loaded: Option<PathBuf>) {
+    fn replace(&mut self, network: Trainer, loaded: Option<PathBuf>) {
         self.network = network;
         self.recoveries_reported = 0;
+        self.stuck_reported = false;
         self.generation += 1;
         self.mapped = None;
         self.limit_since = (Instant::now(), self.network.steps_done());
@@ -610,6 +534,25 @@ impl Worker {
             // The network went back: what it maps now is new.
             self.generation += 1;
         }
+        if self.network.stuck().is_some() && !self.stuck_reported {
+            self.stuck_reported = true;
+            // It went back to its last finite network before it stopped.
+            self.generation += 1;
+            self.refuse_if_stuck();
+        }
+    }
+
+    /// Once the network has stopped for good, stops training and says why; returns whether it
+    /// had.
+    fn refuse_if_stuck(&mut self) -> bool {
+        let Some(why) = self.network.stuck() else {
+            return false;
+        };
+        let error = Error::Training(why.to_string());
+        self.running = false;
+        self.single_steps = 0;
+        self.send(Report::Done(Err(error)));
+        true
     }
 
     /// The points need mapping again: the network changed since the latest mapping, or the app
@@ -668,7 +611,8 @@ impl Worker {
         self.mapping_unread.store(true, Ordering::Release);
         self.send(Report::Mapped { step, on_gpu, host });
         if self.show_batch {
-            let (points, mapped) = self.network.training_batch();
+            let points = self.network.last_batch().to_vec();
+            let mapped = self.network.map_with_dropout(&points);
             if all_finite(&mapped) {
                 self.send(Report::Batch { points, mapped });
             }

@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use bevy::prelude::*;
 
-use super::plugin::SphereSettings;
-use super::points::{ColourMode, PointWriter};
+use super::orbit::RecordingStatus;
+use super::points::PointWriter;
 use super::positions::SphereMapping;
-use super::record::RecordingStatus;
+use super::settings::{ColourMode, SphereSettings};
 use super::texture::{SphereImage, point_colour, texture_pixels};
 use super::training::{SphereTrainer, TrainingState};
 use crate::Error;

@@ -8,12 +8,14 @@
 #[cfg(feature = "camera")]
 pub(crate) mod camera;
 pub(crate) mod commands;
+pub(crate) mod orbit;
 pub(crate) mod plugin;
 pub(crate) mod points;
 pub(crate) mod positions;
 pub(crate) mod quality;
 pub(crate) mod record;
 pub(crate) mod render_device;
+pub(crate) mod settings;
 pub(crate) mod surface;
 pub(crate) mod texture;
 pub(crate) mod training;

@@ -12,21 +12,11 @@ use bevy::render::render_resource::{AsBindGroup, Buffer, ShaderType};
 use bevy::render::renderer::{RenderDevice, RenderQueue};
 use bevy::shader::ShaderRef;
 
-use super::plugin::{SphereSettings, SphereView};
 use super::positions::{PointBuffers, SphereMapping};
+use super::settings::{ColourMode, SphereSettings, SphereView};
 use super::texture::{SphereImage, grid_lod, uv_test_grid};
 use crate::learn::gpu_copy::GpuTarget;
 use crate::learn::grid::grid_points;
-
-/// How the points are coloured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Reflect)]
-pub enum ColourMode {
-    /// Bilinear samples of the texture at each point's source (u, v).
-    #[default]
-    Texture,
-    /// The notebook's rule: red = u·100 + 120, green = v·100 + 120, blue 0.
-    Notebook,
-}
 
 /// One point of the grid, drawn where the network maps its source point. The shader places it
 /// from the position buffer by its [`MeshTag`]; its `Transform` is not used.

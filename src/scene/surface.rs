@@ -16,8 +16,8 @@ use bevy::render::render_resource::{
 };
 use bevy::shader::ShaderRef;
 
-use super::plugin::{SphereSettings, SphereView};
-use super::points::{ColourMode, PointAssets};
+use super::points::PointAssets;
+use super::settings::{ColourMode, SphereSettings, SphereView};
 use super::texture::SphereImage;
 use crate::learn::grid::grid_points;
 use crate::learn::metrics::STRETCH_LIMIT_DEG;

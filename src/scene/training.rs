@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use bevy::prelude::*;
 use bevy::render::renderer::RenderAdapterInfo;
 
-use super::plugin::{SphereSettings, SphereView};
 use super::points::PointWriter;
 use super::positions::SphereMapping;
 use super::render_device::BurnWgpuDevice;
+use super::settings::{SphereSettings, SphereView};
 use crate::Error;
 use crate::learn::backend::{BackendKind, TrainingDevice};
 use crate::learn::history::LossHistory;

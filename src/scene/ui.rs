@@ -13,16 +13,16 @@ use bevy_egui::{
 use egui_plot::{AxisHints, FilledArea, Line, Plot};
 
 use super::commands::SphereCommand;
-use super::plugin::{SphereSettings, SphereView};
-use super::points::ColourMode;
+use super::orbit::{OrbitSpec, RecordOrbit, RecordingStatus};
 use super::quality::SphereQuality;
-use super::record::{OrbitSpec, RecordOrbit, RecordingStatus};
-use super::texture::{ImageFit, load_image_file};
+use super::settings::{ColourMode, SphereSettings, SphereView};
+use super::texture::load_image_file;
 use super::training::TrainingState;
 use crate::Error;
+use crate::learn::config::Preset;
 use crate::learn::history::LossHistory;
+use crate::learn::image_file::ImageFit;
 use crate::learn::objective::Objective;
-use crate::learn::trainer::Preset;
 use crate::learn::worker::TrainingPhase;
 
 /// Adds the control panel to an app with [`NeuralSpherePlugin`](crate::NeuralSpherePlugin).

@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 
 use bevy::prelude::*;
 
-use super::record::{OrbitSpec, VideoFormat};
+use super::orbit::{OrbitSpec, VideoFormat, find_ffmpeg};
 use crate::Error;
 
 /// Where a recording's frames go, each with its number.
@@ -265,22 +265,5 @@ fn gif_error(path: &Path, e: gif::EncodingError) -> Error {
     Error::Image {
         path: path.to_path_buf(),
         reason: e.to_string(),
-    }
-}
-
-/// The `ffmpeg` on `PATH`, or an error that says how to install it.
-pub(crate) fn find_ffmpeg() -> Result<&'static str, Error> {
-    match Command::new("ffmpeg")
-        .arg("-version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-    {
-        Ok(_) => Ok("ffmpeg"),
-        Err(_) => Err(Error::Recording(
-            "MP4 needs ffmpeg on PATH: install the ffmpeg package (apt install ffmpeg), or \
-             record a .gif or a folder of PNG frames instead"
-                .into(),
-        )),
     }
 }

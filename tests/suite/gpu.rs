@@ -1,17 +1,17 @@
 //! The GPU path, on whatever adapter exists (software Vulkan on a machine without a GPU).
 
 use bevy_neural_sphere::{
-    CpuBackend, GpuBackend, GpuTarget, Preset, TrainConfig, Trainer, copy_to_buffer, grid_points,
-    share_wgpu_device, wgpu_device, wgpu_setup,
+    GpuTarget, Preset, TrainConfig, Trainer, TrainingDevice, grid_points, share_wgpu_device,
+    wgpu_device, wgpu_setup,
 };
 
 const NO_ADAPTER: &str = "a wgpu adapter (install mesa-vulkan-drivers without a GPU)";
 
 #[test]
 fn trains_a_few_steps_on_wgpu() {
-    let device = wgpu_device().expect(NO_ADAPTER);
-    let mut trainer = Trainer::<GpuBackend>::new(TrainConfig::new(), &device).unwrap();
-    let stats = trainer.train(5);
+    let device = TrainingDevice::Wgpu(wgpu_device().expect(NO_ADAPTER));
+    let mut trainer = Trainer::new(TrainConfig::new(), &device).unwrap();
+    let stats = trainer.train(5).unwrap();
     assert_eq!(stats.len(), 5);
     assert!(
         stats.iter().all(|s| s.loss.is_finite() && s.loss >= 0.0),
@@ -19,9 +19,10 @@ fn trains_a_few_steps_on_wgpu() {
     );
 
     // The same seed draws the same network and batches on every backend.
-    let cpu = Trainer::<CpuBackend>::new(TrainConfig::new(), &Default::default())
+    let cpu = Trainer::new(TrainConfig::new(), &TrainingDevice::Cpu)
         .unwrap()
-        .train(1);
+        .train(1)
+        .unwrap();
     let (gpu_loss, cpu_loss) = (stats[0].loss, cpu[0].loss);
     assert!(
         (gpu_loss - cpu_loss).abs() <= 1e-3 * cpu_loss,
@@ -59,8 +60,8 @@ fn read_buffer(setup: &burn::backend::wgpu::WgpuSetup, buffer: &wgpu::Buffer) ->
 #[test]
 fn the_mapping_is_copied_into_a_buffer_on_the_gpu() {
     let setup = wgpu_setup().expect(NO_ADAPTER);
-    let device = share_wgpu_device(setup.clone());
-    let trainer = Trainer::<GpuBackend>::new(Preset::Closed.config(), &device).unwrap();
+    let device = TrainingDevice::Wgpu(share_wgpu_device(setup.clone()));
+    let trainer = Trainer::new(Preset::Closed.config(), &device).unwrap();
     let points = grid_points(9);
     // Room for more than the grid: the copy fills the start and leaves the rest.
     let buffer = setup.device.create_buffer(&wgpu::BufferDescriptor {
@@ -76,7 +77,7 @@ fn the_mapping_is_copied_into_a_buffer_on_the_gpu() {
         queue: setup.queue.clone(),
         buffer: buffer.clone(),
     };
-    copy_to_buffer(trainer.eval_on_device(&points), &target).unwrap();
+    trainer.eval_into(&points, &target).unwrap();
 
     let copied = read_buffer(&setup, &buffer);
     let expected: Vec<f32> = trainer.eval(&points).into_iter().flatten().collect();
@@ -96,6 +97,6 @@ fn the_mapping_is_copied_into_a_buffer_on_the_gpu() {
         buffer: small,
         ..target
     };
-    let err = copy_to_buffer(trainer.eval_on_device(&points), &too_small).unwrap_err();
+    let err = trainer.eval_into(&points, &too_small).unwrap_err();
     assert!(err.contains("do not fit"), "{err}");
 }

@@ -5,11 +5,13 @@ use std::time::Duration;
 use bevy::mesh::MeshTag;
 use bevy::prelude::*;
 use bevy_neural_sphere::{
-    BackendKind, NeuralSpherePlugin, SphereCommand, SphereMapping, SpherePoint, SphereSettings,
-    SphereView, TrainConfig, TrainingPhase,
+    BackendKind, Checkpoint, NeuralSpherePlugin, SphereCommand, SphereMapping, SpherePoint,
+    SphereSettings, SphereView, TrainConfig, Trainer, TrainingDevice, TrainingPhase,
 };
+use burn::module::Module;
 
 use crate::app::{headless_app, send, state, steps, train_exactly, update_until};
+use crate::trainer::Fill;
 
 fn point_count(app: &mut App) -> usize {
     app.world_mut()
@@ -287,4 +289,39 @@ fn a_run_that_goes_non_finite_is_shown_and_never_placed() {
     let settings = app.world().resource::<SphereSettings>();
     assert!(settings.train.lr <= recovery.lr, "{}", settings.train.lr);
     assert!(state(&app).history.recent().all(|s| s.loss.is_finite()));
+}
+
+#[test]
+fn a_network_that_cannot_train_stops_and_says_why() {
+    // All-zero weights: a finite loss with a gradient that is not (see
+    // trainer::a_network_whose_gradient_is_not_finite_stops_training_with_an_error).
+    let config = TrainConfig::new();
+    let zeros = Trainer::new(config.clone(), &TrainingDevice::Cpu)
+        .unwrap()
+        .network()
+        .map(&mut Fill(0.0));
+    let path = std::env::temp_dir().join(format!("neural-sphere-zero-{}", std::process::id()));
+    let checkpoint = Checkpoint {
+        config,
+        steps: 0,
+        model: zeros,
+    };
+    let path = checkpoint.save(&path).unwrap();
+
+    let mut app = headless_app(cpu_plugin(10).paused());
+    send(&mut app, SphereCommand::Load(path.clone()));
+    send(&mut app, SphereCommand::Resume);
+    let stopped = |app: &App| {
+        let error = state(app).error.as_deref().unwrap_or("");
+        error.contains("gradient") && state(app).phase == TrainingPhase::Paused
+    };
+    update_until(&mut app, "training to stop", stopped);
+    let steps_then = state(&app).steps;
+
+    // Resuming says so again and takes no step.
+    send(&mut app, SphereCommand::Resume);
+    update_until(&mut app, "the refusal", stopped);
+    idle_frames(&mut app);
+    assert_eq!(state(&app).steps, steps_then);
+    std::fs::remove_file(path).unwrap();
 }

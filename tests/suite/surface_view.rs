@@ -3,12 +3,11 @@
 
 use bevy::prelude::*;
 use bevy_neural_sphere::{
-    BackendKind, Checkpoint, CpuBackend, NeuralSpherePlugin, Preset, SphereCommand, SphereMapping,
+    BackendKind, Checkpoint, HostBackend, NeuralSpherePlugin, Preset, SphereCommand, SphereMapping,
     SphereNetConfig, SphereSettings, SphereSurface, SphereView, TrainConfig,
 };
 use burn::module::{Module, ModuleMapper, Param};
 use burn::prelude::*;
-use burn::tensor::backend::AutodiffBackend;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus as Rng;
 
@@ -120,7 +119,6 @@ impl<Be: Backend> ModuleMapper<Be> for Lift {
 fn the_surface_leaves_a_gap_where_the_mapping_tears() {
     // (u, v) ↦ the direction of (u, v, 0.1) spreads the cells round the square's centre over
     // the northern cap, each over more than 10°: those are torn; the rest are not.
-    type Inner = <CpuBackend as AutodiffBackend>::InnerBackend;
     let device = Default::default();
     let network = SphereNetConfig::new()
         .with_hidden(vec![])
@@ -128,11 +126,11 @@ fn the_surface_leaves_a_gap_where_the_mapping_tears() {
         .with_dropout(vec![]);
     let mut config = TrainConfig::new();
     config.model = network.clone();
-    let checkpoint = Checkpoint::<Inner> {
+    let checkpoint = Checkpoint {
         config,
         steps: 7,
         model: network
-            .init::<Inner>(&mut Rng::seed_from_u64(0), &device)
+            .init::<HostBackend>(&mut Rng::seed_from_u64(0), &device)
             .map(&mut Lift),
     };
     let path = std::env::temp_dir().join(format!("neural-sphere-tear-{}", std::process::id()));

@@ -1,17 +1,14 @@
 //! The training loop on the CPU backend.
 
 use bevy_neural_sphere::{
-    Checkpoint, CpuBackend, Preset, SphereNet, StepStats, TrainConfig, Trainer, grid_metrics,
+    Checkpoint, Preset, SphereNet, StepStats, TrainConfig, Trainer, TrainingDevice, grid_metrics,
     grid_points, sphere_metrics,
 };
-use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
-use burn::tensor::backend::AutodiffBackend;
 
-type B = CpuBackend;
-
-fn trainer(config: TrainConfig) -> Trainer<B> {
-    Trainer::new(config, &Default::default()).unwrap()
+fn trainer(config: TrainConfig) -> Trainer {
+    Trainer::new(config, &TrainingDevice::Cpu).unwrap()
 }
 
 /// Every parameter of a network, flattened.
@@ -38,7 +35,7 @@ fn mean(xs: &[f32]) -> f32 {
 #[test]
 fn learns_on_the_step_lr_schedule() {
     let mut t = trainer(TrainConfig::new().with_seed(1));
-    let stats = t.train(3000);
+    let stats = t.train(3000).unwrap();
     assert_eq!(stats.len(), 3000);
     assert!(stats.iter().enumerate().all(|(i, s)| s.step == i));
 
@@ -68,8 +65,8 @@ fn learns_on_the_step_lr_schedule() {
 #[test]
 fn parameters_stay_clamped_and_keep_learning() {
     let mut t = trainer(TrainConfig::new().with_lr(1000.0));
-    t.train(1);
-    let after_one = parameters(t.model());
+    t.train(1).unwrap();
+    let after_one = parameters(&t.network());
     assert!(
         after_one.iter().all(|p| (-2.0..=2.0).contains(p)),
         "{after_one:?}"
@@ -79,8 +76,8 @@ fn parameters_stay_clamped_and_keep_learning() {
         "a huge step should hit the bounds"
     );
 
-    t.train(1);
-    let after_two = parameters(t.model());
+    t.train(1).unwrap();
+    let after_two = parameters(&t.network());
     assert!(after_two.iter().all(|p| (-2.0..=2.0).contains(p)));
     assert_ne!(
         after_one, after_two,
@@ -90,7 +87,13 @@ fn parameters_stay_clamped_and_keep_learning() {
 
 #[test]
 fn one_seed_gives_one_loss_trace() {
-    let trace = |seed| losses(&trainer(TrainConfig::new().with_seed(seed)).train(50));
+    let trace = |seed| {
+        losses(
+            &trainer(TrainConfig::new().with_seed(seed))
+                .train(50)
+                .unwrap(),
+        )
+    };
     assert_eq!(trace(4), trace(4));
     assert_ne!(trace(4), trace(5));
 }
@@ -98,18 +101,18 @@ fn one_seed_gives_one_loss_trace() {
 #[test]
 fn checkpoints_round_trip() {
     let mut t = trainer(TrainConfig::new().with_seed(2));
-    t.train(20);
+    t.train(20).unwrap();
     let dir = std::env::temp_dir().join(format!("neural-sphere-ckpt-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let checkpoint = Checkpoint {
         config: t.config().clone(),
         steps: 20,
-        model: t.model().valid(),
+        model: t.network(),
     };
     let path = checkpoint.save(&dir.join("model")).unwrap();
 
     let device = Default::default();
-    let loaded = Checkpoint::<<B as AutodiffBackend>::InnerBackend>::load(&path, &device).unwrap();
+    let loaded = Checkpoint::load(&path).unwrap();
     assert_eq!(loaded.steps, 20);
     assert_eq!(&loaded.config, t.config());
     let points = grid_points(25);
@@ -121,16 +124,15 @@ fn checkpoints_round_trip() {
     // A corrupt file and a missing one are errors, not panics.
     let corrupt = dir.join("corrupt.mpk");
     std::fs::write(&corrupt, b"not a checkpoint").unwrap();
-    let err = Checkpoint::<B>::load(&corrupt, &device)
-        .unwrap_err()
-        .to_string();
+    let err = Checkpoint::load(&corrupt).unwrap_err().to_string();
     assert!(err.contains("corrupt.mpk"), "{err}");
-    assert!(Checkpoint::<B>::load(&dir.join("missing.mpk"), &device).is_err());
+    assert!(Checkpoint::load(&dir.join("missing.mpk")).is_err());
     std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Sets every parameter of a network to one value.
-struct Fill(f32);
+/// Sets every parameter to one value.
+pub struct Fill(pub f32);
 
 impl<Be: Backend> ModuleMapper<Be> for Fill {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<Be, D>>) -> Param<Tensor<Be, D>> {
@@ -141,18 +143,16 @@ impl<Be: Backend> ModuleMapper<Be> for Fill {
 
 #[test]
 fn checkpoints_with_values_no_run_writes_are_refused() {
-    type Inner = <B as AutodiffBackend>::InnerBackend;
     let dir = std::env::temp_dir().join(format!("neural-sphere-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let device = Default::default();
     let t = trainer(TrainConfig::new());
     let save = |name: &str, config: TrainConfig, fill: Option<f32>| {
-        let model = t.model().valid();
+        let model = t.network();
         let model = match fill {
             Some(value) => model.map(&mut Fill(value)),
             None => model,
         };
-        let checkpoint = Checkpoint::<Inner> {
+        let checkpoint = Checkpoint {
             config,
             steps: 1,
             model,
@@ -188,23 +188,19 @@ fn checkpoints_with_values_no_run_writes_are_refused() {
         ),
     ] {
         let path = save(name, config, fill);
-        let err = Checkpoint::<Inner>::load(&path, &device)
-            .unwrap_err()
-            .to_string();
+        let err = Checkpoint::load(&path).unwrap_err().to_string();
         assert!(err.contains(name) && err.contains(says), "{name}: {err}");
         assert_eq!(err.lines().count(), 1, "{err}");
     }
     // Values at the clamp itself are what clamping writes.
     let at_clamp = save("at-clamp", TrainConfig::new(), Some(2.0));
-    assert!(Checkpoint::<Inner>::load(&at_clamp, &device).is_ok());
+    assert!(Checkpoint::load(&at_clamp).is_ok());
 
     // A cut-off file: burn's own message runs to a paragraph, the error stays one line.
     let bytes = std::fs::read(&at_clamp).unwrap();
     let truncated = dir.join("truncated.mpk");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
-    let err = Checkpoint::<Inner>::load(&truncated, &device)
-        .unwrap_err()
-        .to_string();
+    let err = Checkpoint::load(&truncated).unwrap_err().to_string();
     assert!(err.contains("not a checkpoint"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     std::fs::remove_dir_all(dir).unwrap();
@@ -212,14 +208,13 @@ fn checkpoints_with_values_no_run_writes_are_refused() {
 
 #[test]
 fn files_the_fuzzer_found_are_errors_not_panics() {
-    type Inner = <B as AutodiffBackend>::InnerBackend;
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
     // Checkpoints with a byte changed: burn panics reading either.
     for (file, says) in [
         ("checkpoint_invalid_param_id.mpk", "a parameter id of"),
         ("checkpoint_tensor_bytes_not_f32.mpk", "a tensor whose data"),
     ] {
-        let err = Checkpoint::<Inner>::load(&fixtures.join(file), &Default::default())
+        let err = Checkpoint::load(&fixtures.join(file))
             .unwrap_err()
             .to_string();
         assert!(err.contains(says), "{file}: {err}");
@@ -230,20 +225,20 @@ fn files_the_fuzzer_found_are_errors_not_panics() {
 #[test]
 fn a_resumed_network_carries_on_its_schedule() {
     let mut t = trainer(TrainConfig::new().with_seed(4));
-    t.train(1000);
-    let mut resumed = Trainer::<B>::resume(
+    t.train(1000).unwrap();
+    let mut resumed = Trainer::resume(
         Checkpoint {
             config: t.config().clone(),
             steps: t.steps_done(),
-            model: t.model().clone(),
+            model: t.network(),
         },
-        &Default::default(),
+        &TrainingDevice::Cpu,
     )
     .unwrap();
     assert_eq!(resumed.steps_done(), 1000);
     let points = grid_points(10);
     assert_eq!(resumed.eval(&points), t.eval(&points));
-    let next = resumed.train(1)[0];
+    let next = resumed.train(1).unwrap()[0];
     assert_eq!(next.step, 1000);
     assert!((next.lr - 0.04).abs() < 1e-12, "lr {}", next.lr);
 }
@@ -251,9 +246,9 @@ fn a_resumed_network_carries_on_its_schedule() {
 #[test]
 fn retuning_changes_lr_and_batch_from_the_next_step() {
     let mut t = trainer(TrainConfig::new());
-    t.train(1500);
+    t.train(1500).unwrap();
     t.retune(0.01, 200).unwrap();
-    let next = t.train(1)[0];
+    let next = t.train(1).unwrap()[0];
     assert!(
         (next.lr - 0.008).abs() < 1e-12,
         "the new lr keeps its place in the schedule"
@@ -266,8 +261,8 @@ fn retuning_changes_lr_and_batch_from_the_next_step() {
 #[test]
 fn looking_at_the_training_batch_does_not_change_training() {
     let (mut looked, mut plain) = (trainer(TrainConfig::new()), trainer(TrainConfig::new()));
-    looked.train(10);
-    plain.train(10);
+    looked.train(10).unwrap();
+    plain.train(10).unwrap();
     let batch = looked.last_batch().to_vec();
     assert_eq!(batch.len(), 1000);
     let first = looked.map_with_dropout(&batch);
@@ -275,14 +270,17 @@ fn looking_at_the_training_batch_does_not_change_training() {
     assert_eq!(first.len(), 1000);
     assert_ne!(first, second, "fresh dropout masks each time");
     assert_ne!(first, looked.eval(&batch), "dropout is on");
-    assert_eq!(losses(&looked.train(10)), losses(&plain.train(10)));
+    assert_eq!(
+        losses(&looked.train(10).unwrap()),
+        losses(&plain.train(10).unwrap())
+    );
 }
 
 #[test]
 fn the_closed_preset_closes_within_1000_steps_and_stays_closed() {
     let grid = grid_points(100);
     let mut t = trainer(Preset::Closed.config());
-    t.train(1000);
+    t.train(1000).unwrap();
     for _ in 0..10 {
         let mapped = t.eval(&grid);
         let (sphere, sheet) = (sphere_metrics(&mapped), grid_metrics(100, &mapped));
@@ -291,7 +289,7 @@ fn the_closed_preset_closes_within_1000_steps_and_stays_closed() {
             "at step {}: {sphere:?}, {sheet:?}",
             t.steps_done()
         );
-        t.train(100);
+        t.train(100).unwrap();
     }
 }
 
@@ -300,11 +298,11 @@ fn the_shown_network_is_the_running_average_of_the_trained_one() {
     let weight = 0.9;
     let mut t = trainer(Preset::Closed.config().with_average(weight));
     let mut average = parameters(&t.shown());
-    assert_eq!(average, parameters(t.model()));
+    assert_eq!(average, parameters(&t.network()));
     for k in 0..30 {
-        t.train(1);
+        t.train(1).unwrap();
         let keep = weight.min((1.0 + k as f64) / (10.0 + k as f64)) as f32;
-        for (a, p) in average.iter_mut().zip(parameters(t.model())) {
+        for (a, p) in average.iter_mut().zip(parameters(&t.network())) {
             *a = keep * *a + (1.0 - keep) * p;
         }
         let shown = parameters(&t.shown());
@@ -315,15 +313,15 @@ fn the_shown_network_is_the_running_average_of_the_trained_one() {
     }
     assert_ne!(
         average,
-        parameters(t.model()),
+        parameters(&t.network()),
         "the average lags the network"
     );
     let saved = t.checkpoint().model;
     assert_eq!(parameters(&saved), parameters(&t.shown()));
 
     let mut plain = trainer(Preset::Closed.config().with_average(0.0));
-    plain.train(3);
-    assert_eq!(parameters(&plain.shown()), parameters(plain.model()));
+    plain.train(3).unwrap();
+    assert_eq!(parameters(&plain.shown()), parameters(&plain.network()));
 }
 
 #[test]
@@ -337,7 +335,7 @@ fn bad_configs_are_refused() {
         TrainConfig::new().with_average(1.0),
         TrainConfig::new().with_average(-0.1),
     ] {
-        assert!(Trainer::<B>::new(config, &Default::default()).is_err());
+        assert!(Trainer::new(config, &TrainingDevice::Cpu).is_err());
     }
 }
 
@@ -350,7 +348,7 @@ fn diverging() -> TrainConfig {
 #[test]
 fn a_run_that_goes_non_finite_goes_back_and_carries_on() {
     let mut t = trainer(diverging());
-    let stats = t.train(300);
+    let stats = t.train(300).unwrap();
 
     assert!(stats.iter().enumerate().all(|(i, s)| s.step == i));
     assert!(
@@ -367,7 +365,36 @@ fn a_run_that_goes_non_finite_goes_back_and_carries_on() {
         lr = r.lr;
     }
     assert_eq!(t.config().lr, lr);
-    assert!(parameters(t.model()).iter().all(|p| p.is_finite()));
+    assert!(parameters(&t.network()).iter().all(|p| p.is_finite()));
     let mapped = t.eval(&grid_points(20));
     assert!(mapped.iter().flatten().all(|c| c.is_finite()));
+}
+
+#[test]
+fn a_network_whose_gradient_is_not_finite_stops_training_with_an_error() {
+    // All zeros: every output is the zero vector, whose cosines are 0, so the loss is 0; the
+    // gradient of its length, sqrt(0), is not finite.
+    let config = TrainConfig::new();
+    let zeros = trainer(config.clone()).network().map(&mut Fill(0.0));
+    let checkpoint = Checkpoint {
+        config,
+        steps: 0,
+        model: zeros,
+    };
+    let mut t = Trainer::resume(checkpoint, &TrainingDevice::Cpu).unwrap();
+    let err = t.train(50).unwrap_err().to_string();
+    assert!(err.contains("gradient"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(t.stuck().is_some());
+
+    let steps = t.steps_done();
+    assert!(
+        t.train(10).is_err(),
+        "a stopped trainer takes no more steps"
+    );
+    assert_eq!(t.steps_done(), steps);
+    assert!(
+        parameters(&t.network()).iter().all(|&p| p == 0.0),
+        "back to the last finite network"
+    );
 }
