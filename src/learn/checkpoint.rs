@@ -129,66 +129,123 @@ fn one_line(said: impl fmt::Display) -> String {
         .to_string()
 }
 
-/// A walk over a checkpoint file that checks what burn would panic on while reading it (found
-/// by the `checkpoint` fuzz target): parameter ids it cannot decode, and tensors whose data do
-/// not hold as many `f32`s as their shape says.
-struct RecordCheck;
+/// A walk over a checkpoint file that checks what burn would panic or abort on while reading
+/// it (found by the `checkpoint` fuzz target): parameter ids it cannot decode, and tensors
+/// whose data do not hold as many `f32`s as their shape says, written as a map (as this crate
+/// writes them) or as an array of bytes, shape and dtype (which burn reads too, with a dtype
+/// given by its index).
+struct RecordCheck(Walked);
+
+/// What the walk keeps of a value: only what a tensor check needs of its parent.
+enum Walked {
+    /// A byte string of this many bytes.
+    Bytes(u64),
+    /// An array of unsigned integers.
+    Ints(Vec<u64>),
+    /// An unsigned integer.
+    Int(u64),
+    /// A string.
+    Str(String),
+    /// Anything else.
+    Other,
+}
 
 impl<'de> Deserialize<'de> for RecordCheck {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(RecordCheck)
+        deserializer.deserialize_any(RecordCheckVisitor)
     }
 }
 
-impl<'de> Visitor<'de> for RecordCheck {
+/// Refuses tensor data whose dtype is not `F32` or whose byte count is not 4 per value.
+fn check_tensor<E: de::Error>(bytes: Option<u64>, shape: &[u64], dtype: &str) -> Result<(), E> {
+    let values = shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d));
+    if dtype != "F32" || values.and_then(|n| n.checked_mul(4)) != bytes {
+        return Err(E::custom(
+            "a tensor whose data do not hold the f32s its shape says",
+        ));
+    }
+    Ok(())
+}
+
+struct RecordCheckVisitor;
+
+impl<'de> Visitor<'de> for RecordCheckVisitor {
     type Value = RecordCheck;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a checkpoint record")
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Self, E> {
-        Ok(self)
+    fn visit_bool<E>(self, _: bool) -> Result<RecordCheck, E> {
+        Ok(RecordCheck(Walked::Other))
     }
 
-    fn visit_i64<E>(self, _: i64) -> Result<Self, E> {
-        Ok(self)
+    fn visit_i64<E>(self, v: i64) -> Result<RecordCheck, E> {
+        Ok(RecordCheck(
+            u64::try_from(v).map_or(Walked::Other, Walked::Int),
+        ))
     }
 
-    fn visit_u64<E>(self, _: u64) -> Result<Self, E> {
-        Ok(self)
+    fn visit_u64<E>(self, v: u64) -> Result<RecordCheck, E> {
+        Ok(RecordCheck(Walked::Int(v)))
     }
 
-    fn visit_f64<E>(self, _: f64) -> Result<Self, E> {
-        Ok(self)
+    fn visit_f64<E>(self, _: f64) -> Result<RecordCheck, E> {
+        Ok(RecordCheck(Walked::Other))
     }
 
-    fn visit_str<E>(self, _: &str) -> Result<Self, E> {
-        Ok(self)
+    fn visit_str<E>(self, v: &str) -> Result<RecordCheck, E> {
+        Ok(RecordCheck(Walked::Str(v.to_string())))
     }
 
-    fn visit_bytes<E>(self, _: &[u8]) -> Result<Self, E> {
-        Ok(self)
+    fn visit_bytes<E>(self, v: &[u8]) -> Result<RecordCheck, E> {
+        Ok(RecordCheck(Walked::Bytes(v.len() as u64)))
     }
 
-    fn visit_unit<E>(self) -> Result<Self, E> {
-        Ok(self)
+    fn visit_unit<E>(self) -> Result<RecordCheck, E> {
+        Ok(RecordCheck(Walked::Other))
     }
 
-    fn visit_none<E>(self) -> Result<Self, E> {
-        Ok(self)
+    fn visit_none<E>(self) -> Result<RecordCheck, E> {
+        Ok(RecordCheck(Walked::Other))
     }
 
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self, D::Error> {
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<RecordCheck, D::Error> {
         RecordCheck::deserialize(deserializer)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self, A::Error> {
-        while seq.next_element::<RecordCheck>()?.is_some() {}
-        Ok(self)
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RecordCheck, A::Error> {
+        let mut items = Vec::new();
+        while let Some(RecordCheck(item)) = seq.next_element::<RecordCheck>()? {
+            items.push(item);
+        }
+        // Tensor data as an array: bytes (as a byte string, an array or a string, which burn
+        // all reads), shape, dtype (which must be the string `F32`).
+        if let [data, Walked::Ints(shape), dtype] = items.as_slice() {
+            let bytes = match data {
+                Walked::Bytes(n) => Some(*n),
+                Walked::Ints(values) => Some(values.len() as u64),
+                Walked::Str(text) => Some(text.len() as u64),
+                Walked::Int(_) | Walked::Other => None,
+            };
+            let dtype = match dtype {
+                Walked::Str(dtype) => dtype.as_str(),
+                _ => "",
+            };
+            if bytes.is_some() {
+                check_tensor(bytes, shape, dtype)?;
+            }
+        }
+        let ints: Option<Vec<u64>> = (items.iter())
+            .map(|item| match item {
+                Walked::Int(v) => Some(*v),
+                _ => None,
+            })
+            .collect();
+        Ok(RecordCheck(ints.map_or(Walked::Other, Walked::Ints)))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RecordCheck, A::Error> {
         // A tensor's data is a map of `bytes`, `shape` and `dtype`.
         let (mut bytes, mut shape, mut dtype) = (None, None, None);
         while let Some(key) = map.next_key::<String>()? {
@@ -210,15 +267,9 @@ impl<'de> Visitor<'de> for RecordCheck {
             }
         }
         if let Some(dtype) = dtype {
-            let values =
-                (shape.unwrap_or_default().iter()).try_fold(1u64, |n, &d| n.checked_mul(d));
-            if dtype != "F32" || values.and_then(|n| n.checked_mul(4)) != bytes {
-                return Err(de::Error::custom(
-                    "a tensor whose data do not hold the f32s its shape says",
-                ));
-            }
+            check_tensor(bytes, &shape.unwrap_or_default(), &dtype)?;
         }
-        Ok(self)
+        Ok(RecordCheck(Walked::Other))
     }
 }
 

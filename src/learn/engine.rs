@@ -260,29 +260,32 @@ impl<B: FusedBackend> Engine<B> {
         stats
     }
 
-    /// Goes back to the newest good state after step `bad`'s loss came back non-finite; stops
-    /// training for good when no step from that state can be finite.
+    /// Goes back to the newest good state after step `bad`'s loss came back non-finite, or to
+    /// the one before it when no step from the newest can be finite; stops training for good
+    /// when neither can train.
     fn recover(&mut self, bad: usize) {
-        let (state, keep_moments) = self.snapshots.go_back();
+        let (mut state, mut keep_moments) = self.snapshots.go_back();
         self.went_back += 1;
-        self.model = state.model;
-        self.optimizer = match keep_moments {
-            true => self.optimizer.clone().load_record(state.optimizer),
-            false => adam(),
-        };
-        self.rng = state.rng;
-        // The average took in the steps that went wrong: it starts again from the good state.
-        self.average = start_average(&self.config, &self.model);
         self.steps_done = bad;
-        // Steps from a network whose loss is finite and whose gradient is not go non-finite
-        // whatever the learning rate, and the batch they draw is the same each time.
-        if !self.gradient_is_finite() {
-            self.stuck = Some(format!(
-                "step {bad}: the loss of the network of step {} is finite but its gradient is \
-                 not, so every step from it goes non-finite; reset or load a checkpoint",
-                state.step
-            ));
-            return;
+        loop {
+            self.restore(&state, keep_moments);
+            // Steps from a network whose loss is finite and whose gradient is not go
+            // non-finite whatever the learning rate, and the batch they draw is the same.
+            if self.gradient_is_finite() {
+                break;
+            }
+            match self.snapshots.fall_back() {
+                Some(older) => (state, keep_moments) = (older, false),
+                None => {
+                    self.stuck = Some(format!(
+                        "step {bad}: the loss of the network of step {} is finite but its \
+                         gradient is not, so every step from it goes non-finite; reset or load \
+                         a checkpoint",
+                        state.step
+                    ));
+                    return;
+                }
+            }
         }
         self.config.lr *= RECOVERY_LR_FACTOR;
         self.scheduler = scheduler_at(&self.config, bad);
@@ -291,6 +294,19 @@ impl<B: FusedBackend> Engine<B> {
             back_to: state.step,
             lr: self.config.lr,
         });
+    }
+
+    /// Puts back the network, the random stream and, if `keep_moments`, Adam's moments of
+    /// `state`; the average starts again from it.
+    fn restore(&mut self, state: &Snapshot<B>, keep_moments: bool) {
+        self.model = state.model.clone();
+        self.optimizer = match keep_moments {
+            true => self.optimizer.clone().load_record(state.optimizer.clone()),
+            false => adam(),
+        };
+        self.rng = state.rng.clone();
+        // The average took in the steps that went wrong: it starts again from the good state.
+        self.average = start_average(&self.config, &self.model);
     }
 
     /// Every time the run went non-finite and came back, oldest first.

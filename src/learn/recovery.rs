@@ -4,8 +4,8 @@
 //! good once the loss of its own step comes back finite (a non-finite parameter or moment
 //! would have made that loss non-finite). When a later loss comes back non-finite, the trainer
 //! returns to the newest good state, halves the learning rate and takes the steps again. A
-//! good state whose gradient is not finite (its loss is) would fail the same way for ever:
-//! training stops there with an error instead.
+//! good state whose gradient is not finite (its loss is) would fail the same way for ever: the
+//! trainer falls back to the good state before it, and stops with an error when there is none.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -89,6 +89,8 @@ impl<B: AutodiffBackend> Snapshot<B> {
 pub(crate) struct Snapshots<B: AutodiffBackend> {
     /// The newest state whose step had a finite loss.
     good: Snapshot<B>,
+    /// The good state before it, to fall back to when no step from `good` can be finite.
+    older: Option<Snapshot<B>>,
     /// Recoveries to `good` so far; a second one restarts Adam's moments.
     returns_to_good: usize,
     /// States taken since, oldest first, whose steps' losses are not back yet.
@@ -100,6 +102,7 @@ impl<B: AutodiffBackend> Snapshots<B> {
     pub fn new(start: Snapshot<B>) -> Self {
         Self {
             good: start,
+            older: None,
             returns_to_good: 0,
             unchecked: VecDeque::new(),
         }
@@ -124,11 +127,19 @@ impl<B: AutodiffBackend> Snapshots<B> {
             }
             let state = self.unchecked.pop_front().expect("looked at it");
             if state.step >= first {
-                self.good = state;
+                self.older = Some(std::mem::replace(&mut self.good, state));
                 self.returns_to_good = 0;
             }
         }
         bad
+    }
+
+    /// Gives up the newest good state for the one before it, if there is one: every step from
+    /// the newest goes non-finite. Returns the state to go back to instead.
+    pub fn fall_back(&mut self) -> Option<Snapshot<B>> {
+        self.good = self.older.take()?;
+        self.returns_to_good = 1;
+        Some(self.good.clone())
     }
 
     /// The state to go back to, and whether to keep its optimiser moments: not when going

@@ -11,7 +11,7 @@ use crate::learn::config::TrainConfig;
 
 /// The smallest grid side: [`NeuralSpherePlugin::with_grid`] and [`SphereCommand::SetGrid`]
 /// raise a smaller one to it.
-pub(crate) const MIN_GRID: u32 = 2;
+const MIN_GRID: u32 = 2;
 
 /// What the plugin does, changeable at run time (directly or through [`SphereCommand`]).
 #[derive(Resource, Debug, Clone, PartialEq)]

@@ -213,6 +213,9 @@ fn files_the_fuzzer_found_are_errors_not_panics() {
     for (file, says) in [
         ("checkpoint_invalid_param_id.mpk", "a parameter id of"),
         ("checkpoint_tensor_bytes_not_f32.mpk", "a tensor whose data"),
+        // Tensor data written as an array, whose i16 values burn converted to as many f32s
+        // as its shape said: an allocation of 5.6e17 bytes, and an abort.
+        ("checkpoint_tensor_as_array.mpk", "a tensor whose data"),
     ] {
         let err = Checkpoint::load(&fixtures.join(file))
             .unwrap_err()
