@@ -1,5 +1,7 @@
 //! Measures training: steps per second of a preset's step on each backend, or how long the
 //! `closed` preset takes to close the sphere; beside the PyTorch reference when it is given.
+//! On wgpu it times the fused step and burn's op path, and counts the kernels each launches a
+//! step from cubecl's own log of launches.
 //!
 //! ```text
 //! cargo run --release --example bench -- --steps 3000 [--preset closed]
@@ -14,9 +16,12 @@ use std::process::Command;
 use std::time::Instant;
 
 use bevy_neural_sphere::{
-    Preset, Trainer, TrainingDevice, grid_metrics, grid_points, sphere_metrics, wgpu_device,
+    BackendKind, Preset, TrainConfig, Trainer, TrainingDevice, grid_metrics, grid_points,
+    sphere_metrics, training_device, wgpu_device,
 };
 use clap::Parser;
+use cubecl::config::profiling::ProfilingLogLevel;
+use cubecl::config::{CubeClRuntimeConfig, RuntimeConfig};
 
 /// Time a preset's training step on each backend, or the closed preset's time to close.
 #[derive(Parser)]
@@ -30,11 +35,14 @@ struct Args {
     /// Timed steps on wgpu (slow on software Vulkan); 0 leaves wgpu out.
     #[arg(long, default_value_t = 200)]
     wgpu_steps: usize,
-    /// Instead of speed: train the closed preset on the CPU, check the 100×100 grid every 100
+    /// Instead of speed: train the closed preset (on --backend), check the 100×100 grid every 100
     /// steps, and report per seed when it first meets the closed bar, from when on it keeps
     /// it, and the grid's metrics at the end.
     #[arg(long)]
     time_to_closed: bool,
+    /// Where --time-to-closed trains: `cpu`, `wgpu` (the fused step) or `auto`.
+    #[arg(long, default_value = "cpu")]
+    backend: BackendKind,
     /// Seeds 0..N for --time-to-closed.
     #[arg(long, default_value_t = 5)]
     seeds: u64,
@@ -55,10 +63,29 @@ fn main() {
     }
 }
 
-/// Steps per second over `steps` steps, reading the losses back every 100 steps as `train` does.
-fn steps_per_second(preset: Preset, device: &TrainingDevice, steps: usize) -> f64 {
-    let mut trainer = Trainer::new(preset.config(), device).expect("presets are valid");
-    trainer.train(100).expect("a preset trains");
+/// What timing one way of training found.
+struct Measured {
+    steps_per_second: f64,
+    /// From making the trainer to the first step's loss on the host.
+    first_step_seconds: f64,
+    /// Kernels launched per step, from cubecl's log; `None` on the CPU.
+    launches: Option<f64>,
+}
+
+/// Times `start`'s trainer over `steps` steps after 100 warm-up steps, reading the losses back
+/// every 100 steps as `train` does; counts launches in `log` when given.
+fn measure(start: impl FnOnce() -> Trainer, steps: usize, log: Option<&Path>) -> Measured {
+    let started = Instant::now();
+    let mut trainer = start();
+    trainer.train(1).expect("a preset trains");
+    let first_step_seconds = started.elapsed().as_secs_f64();
+    trainer.train(99).expect("a preset trains");
+    let launches = log.map(|log| {
+        const COUNTED: usize = 20;
+        let before = launches_logged(log);
+        trainer.train(COUNTED).expect("a preset trains");
+        (launches_logged(log) - before) as f64 / COUNTED as f64
+    });
     let started = Instant::now();
     let mut done = 0;
     while done < steps {
@@ -66,32 +93,91 @@ fn steps_per_second(preset: Preset, device: &TrainingDevice, steps: usize) -> f6
             .expect("a preset trains")
             .len();
     }
-    steps as f64 / started.elapsed().as_secs_f64()
+    Measured {
+        steps_per_second: steps as f64 / started.elapsed().as_secs_f64(),
+        first_step_seconds,
+        launches,
+    }
+}
+
+/// Makes cubecl log every kernel it launches to `log`, one line each, without timing them.
+/// Must come before any GPU work.
+fn log_launches(log: &Path) {
+    let mut config = CubeClRuntimeConfig::default();
+    config.profiling.logger.level = ProfilingLogLevel::Minimal;
+    config.profiling.logger.file = Some(log.into());
+    CubeClRuntimeConfig::set(config);
+}
+
+/// Launches logged so far: cubecl writes its log from a thread of its own, so this waits for
+/// the count to settle.
+fn launches_logged(log: &Path) -> usize {
+    let count = || {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        text.lines().filter(|l| l.contains("Executing")).count()
+    };
+    let mut last = count();
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let now = count();
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
 }
 
 fn speed(args: &Args) {
     let preset = args.preset;
-    let flex = steps_per_second(preset, &TrainingDevice::Cpu, args.steps);
-    let mut rows = vec![("flex (cpu)".to_string(), flex)];
+    let config = || -> TrainConfig { preset.config() };
+    let log = std::env::temp_dir().join(format!("bench-launches-{}.log", std::process::id()));
+    if args.wgpu_steps > 0 {
+        log_launches(&log);
+    }
+    let cpu = || Trainer::new(config(), &TrainingDevice::Cpu).expect("presets are valid");
+    let flex = measure(cpu, args.steps, None);
+    let mut rows = vec![("flex (cpu)".to_string(), flex.steps_per_second, Some(flex))];
     match (args.wgpu_steps > 0).then(wgpu_device) {
         None => {}
-        Some(Ok(device)) => rows.push((
-            "wgpu".into(),
-            steps_per_second(preset, &TrainingDevice::Wgpu(device), args.wgpu_steps),
-        )),
+        Some(Ok(device)) => {
+            let device = TrainingDevice::Wgpu(device);
+            let fused = || Trainer::new(config(), &device).expect("presets are valid");
+            let fused = measure(fused, args.wgpu_steps, Some(&log));
+            rows.push((
+                "wgpu fused step".into(),
+                fused.steps_per_second,
+                Some(fused),
+            ));
+            let ops = || Trainer::with_burn_ops(config(), &device).expect("presets are valid");
+            let ops = measure(ops, args.wgpu_steps, Some(&log));
+            rows.push(("wgpu burn ops".into(), ops.steps_per_second, Some(ops)));
+        }
         Some(Err(e)) => eprintln!("skipping wgpu: {e}"),
     }
     if let Some(script) = &args.reference {
         let output = reference(script, &["--steps", &args.steps.to_string()]);
         match number_before(&output, " steps/s") {
-            Some(rate) => rows.push(("pytorch (1 thread)".into(), rate)),
+            Some(rate) => rows.push(("pytorch (1 thread)".into(), rate, None)),
             None => eprintln!("the reference printed no steps/s: {output}"),
         }
     }
+    let _ = std::fs::remove_file(&log);
     println!("{} preset", preset.name());
-    println!("{:<20} {:>10} {:>12}", "backend", "steps/s", "vs flex");
-    for (name, rate) in rows {
-        println!("{name:<20} {rate:>10.1} {:>11.2}x", rate / flex);
+    println!(
+        "{:<20} {:>10} {:>9} {:>16} {:>16}",
+        "backend", "steps/s", "vs flex", "launches/step", "first step (s)"
+    );
+    let flex = rows[0].1;
+    for (name, rate, measured) in rows {
+        let launches = measured
+            .as_ref()
+            .and_then(|m| m.launches)
+            .map_or("-".into(), |l| format!("{l:.1}"));
+        let first = measured.map_or("-".into(), |m| format!("{:.2}", m.first_step_seconds));
+        println!(
+            "{name:<20} {rate:>10.1} {:>8.3}x {launches:>16} {first:>16}",
+            rate / flex
+        );
     }
 }
 
@@ -119,8 +205,10 @@ fn time_to_closed(args: &Args) {
     const EVERY: usize = 100;
     let grid = grid_points(100);
     let preset = Preset::Closed.config();
+    let (device, choice) = training_device(args.backend).expect("the backend opens");
+    println!("{choice}");
     println!(
-        "closed preset on the CPU, {} steps; the 100x100 grid checked every {EVERY} steps \
+        "closed preset, {} steps; the 100x100 grid checked every {EVERY} steps \
          (checks not timed) against coverage >= 99 %, largest empty cap <= 5 deg, no torn \
          neighbours, covered twice < 0.5 % (PyTorch, at the same temperature with its own lr \
          schedule: the first two only)",
@@ -145,7 +233,7 @@ fn time_to_closed(args: &Args) {
     let mut finals = Vec::new();
     for seed in 0..args.seeds {
         let config = preset.clone().with_seed(seed);
-        let mut trainer = Trainer::new(config, &TrainingDevice::Cpu).expect("presets are valid");
+        let mut trainer = Trainer::new(config, &device).expect("presets are valid");
         let mut closing = Closing::default();
         let mut seconds = 0.0;
         let mut last = None;

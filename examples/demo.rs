@@ -178,7 +178,7 @@ fn time_frames(mut app: App, frames: u32, preset: Preset, started: Instant) {
     }
     let seconds = timing.elapsed().as_secs_f64();
     let state = app.world().resource::<TrainingState>();
-    println!("{}", state.backend);
+    println!("{}; {}", state.backend, state.training_path);
     println!(
         "{frames} frames: {:.1} fps ({:.1} ms/frame, slowest {:.1} ms), {:.0} training steps/s",
         frames as f64 / seconds,

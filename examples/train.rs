@@ -103,7 +103,9 @@ fn run(args: &Args) -> Result<(), Error> {
     prepare_out_dir(&args.out)?;
     let (device, choice) = training_device(args.backend)?;
     println!("{choice}");
-    train(args, Trainer::new(config, &device)?)
+    let trainer = Trainer::new(config, &device)?;
+    println!("{}", trainer.training_path());
+    train(args, trainer)
 }
 
 /// Creates the folder and checks that it takes files, before any training time is spent.

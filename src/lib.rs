@@ -16,7 +16,7 @@ pub use learn::backend::{
 };
 pub use learn::checkpoint::{CHECKPOINT_EXTENSION, Checkpoint};
 pub use learn::config::{Preset, TrainConfig};
-pub use learn::engine::{PendingSteps, StepStats, eval};
+pub use learn::engine::{PendingSteps, StepStats};
 pub use learn::export::{write_grid_csv, write_loss_csv, write_ply};
 pub use learn::fused::{FusedBackend, fused_silu, fused_uniformity_loss};
 pub use learn::glb::{SurfacePaint, write_glb};
@@ -30,10 +30,13 @@ pub use learn::metrics::{
     GridMetrics, PROBES, STRETCH_LIMIT_DEG, SphereMetrics, fibonacci_sphere, grid_metrics,
     sphere_metrics,
 };
-pub use learn::model::{Activation, SphereNet, SphereNetConfig, SphereNetRecord, dropout_mask};
+pub use learn::model::{
+    Activation, SphereNet, SphereNetConfig, SphereNetRecord, dropout_factor, dropout_mask,
+};
 pub use learn::objective::{
     Objective, cosine_similarity, equal_area_loss, seed_loss, uniformity_loss,
 };
+pub use learn::ops::eval;
 pub use learn::recovery::Recovery;
 pub use learn::surface::SphereSurface;
 pub use learn::trainer::Trainer;

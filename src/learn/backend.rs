@@ -25,9 +25,9 @@ pub type GpuBackend = burn::backend::Autodiff<burn::backend::Wgpu>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BackendKind {
     /// wgpu on a hardware GPU; the CPU when the only adapter is a software rasteriser
-    /// (lavapipe, llvmpipe, WARP: burn's kernels run there ~60× slower than on the CPU backend),
-    /// is only reachable through OpenGL (where burn's kernels do not run) or when there is no
-    /// usable adapter.
+    /// (lavapipe, llvmpipe, WARP: even the fused GPU step runs there 7–10× slower than the CPU
+    /// backend), is only reachable through OpenGL (where burn's kernels do not run) or when
+    /// there is no usable adapter.
     #[default]
     Auto,
     /// [`GpuBackend`]: wgpu on the best adapter (in the plugin: Bevy's own render device).

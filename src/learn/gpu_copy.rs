@@ -5,6 +5,8 @@ use burn::backend::Wgpu;
 use burn::backend::wgpu::{CubeBackend, WgpuRuntime};
 use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
+use cubecl::client::ComputeClient;
+use cubecl::server::Handle;
 
 /// A storage buffer on the wgpu device burn trains on, and the device and queue that copy
 /// into it.
@@ -30,13 +32,6 @@ pub fn copy_to_buffer<const D: usize>(
     tensor: Tensor<Wgpu, D>,
     target: &GpuTarget,
 ) -> Result<(), String> {
-    let bytes = tensor.shape().num_elements() as u64 * size_of::<f32>() as u64;
-    if bytes > target.buffer.size() {
-        return Err(format!(
-            "{bytes} bytes do not fit the {}-byte buffer",
-            target.buffer.size()
-        ));
-    }
     let TensorPrimitive::Float(fused) = tensor.into_primitive() else {
         return Err("the tensor is quantised".into());
     };
@@ -45,11 +40,29 @@ pub fn copy_to_buffer<const D: usize>(
     if !tensor.is_contiguous() {
         return Err("the tensor is not contiguous".into());
     }
-    let source = (tensor.client)
-        .get_resource(tensor.handle.clone())
+    let bytes = tensor.meta.shape().num_elements() as u64 * size_of::<f32>() as u64;
+    copy_handle(&tensor.client, &tensor.handle, bytes, target)
+}
+
+/// Copies the first `bytes` of a buffer of burn's wgpu device to the start of
+/// `target.buffer`, behind the kernels already queued on `client`.
+pub(crate) fn copy_handle(
+    client: &ComputeClient<WgpuRuntime>,
+    handle: &Handle,
+    bytes: u64,
+    target: &GpuTarget,
+) -> Result<(), String> {
+    if bytes > target.buffer.size() {
+        return Err(format!(
+            "{bytes} bytes do not fit the {}-byte buffer",
+            target.buffer.size()
+        ));
+    }
+    let source = client
+        .get_resource(handle.clone())
         .map_err(|e| format!("burn's buffer is not available: {e:?}"))?;
-    // The kernels writing the tensor go to the queue before the copy does.
-    (tensor.client)
+    // The kernels writing the buffer go to the queue before the copy does.
+    client
         .flush()
         .map_err(|e| format!("burn could not submit its work: {e:?}"))?;
     let source = source.resource();

@@ -1,9 +1,10 @@
 //! The learning side, burn only (no Bevy): image files fitted to the square (`image_file`), the
 //! grid of source points, the network and its objectives (`fused`: the uniformity loss and SiLU,
-//! each with its gradient), the training `config`s, the `trainer` (its backend-generic loop in
-//! `engine`, with the running `average` of its parameters and its `recovery` from non-finite
-//! steps) and, with the `scene` feature, the `worker` thread that runs it for the plugin;
-//! checkpoints, metrics, the mapped grid as a `surface`, and exports (`glb` for the surface).
+//! each with its gradient), the training `config`s, the `trainer` (its loop in `engine`, with
+//! its `recovery` from non-finite steps; a step is burn's autodiff and optimiser in `ops`, with
+//! the running `average` of the parameters, or the fused step on the GPU in `gpu_step`) and,
+//! with the `scene` feature, the `worker` thread that runs it for the plugin; checkpoints,
+//! metrics, the mapped grid as a `surface`, and exports (`glb` for the surface).
 //!
 //! Data flows image → grid → network (`model`, trained by `trainer`) → positions (host memory,
 //! or a GPU buffer through `gpu_copy`).
@@ -17,12 +18,14 @@ pub(crate) mod export;
 pub(crate) mod fused;
 pub(crate) mod glb;
 pub(crate) mod gpu_copy;
+pub(crate) mod gpu_step;
 pub(crate) mod grid;
 pub(crate) mod history;
 pub(crate) mod image_file;
 pub(crate) mod metrics;
 pub(crate) mod model;
 pub(crate) mod objective;
+pub(crate) mod ops;
 pub(crate) mod recovery;
 pub(crate) mod surface;
 pub(crate) mod trainer;

@@ -93,20 +93,56 @@ impl SphereNetConfig {
     /// Builds the network with PyTorch's default initialisation (weights and biases uniform in
     /// ±1/√fan_in), drawing from `rng` so that one seed gives one network on every backend.
     pub fn init<B: Backend>(&self, rng: &mut impl Rng, device: &B::Device) -> SphereNet<B> {
+        self.build(
+            |[fan_in, _], n| {
+                let bound = 1.0 / (fan_in as f32).sqrt();
+                (0..n).map(|_| rng.random_range(-bound..bound)).collect()
+            },
+            device,
+        )
+    }
+
+    /// Builds the network from [`SphereNet::parameters`]' layout: `values` has
+    /// [`SphereNetConfig::parameter_count`] values.
+    pub(crate) fn with_parameters<B: Backend>(
+        &self,
+        values: &[f32],
+        device: &B::Device,
+    ) -> SphereNet<B> {
+        let mut rest = values;
+        self.build(
+            |_, n| {
+                let (taken, left) = rest.split_at(n);
+                rest = left;
+                taken.to_vec()
+            },
+            device,
+        )
+    }
+
+    /// Parameters of the network: weights and biases of every layer.
+    pub fn parameter_count(&self) -> usize {
+        (self.layer_shapes().iter())
+            .map(|[fan_in, fan_out]| (fan_in + 1) * fan_out)
+            .sum()
+    }
+
+    /// The network whose layers' weights, then biases, are the next values `take` gives for
+    /// the layer's `[fan_in, fan_out]` shape.
+    fn build<B: Backend>(
+        &self,
+        mut take: impl FnMut([usize; 2], usize) -> Vec<f32>,
+        device: &B::Device,
+    ) -> SphereNet<B> {
         let mut linears: Vec<Linear<B>> = self
             .layer_shapes()
             .into_iter()
             .map(|[fan_in, fan_out]| {
-                let bound = 1.0 / (fan_in as f32).sqrt();
-                let mut uniform = |n: usize| -> Vec<f32> {
-                    (0..n).map(|_| rng.random_range(-bound..bound)).collect()
-                };
                 // burn stores the weight as [fan_in, fan_out] (the transpose of PyTorch's).
-                let weight = Tensor::from_data(
-                    TensorData::new(uniform(fan_in * fan_out), [fan_in, fan_out]),
-                    device,
-                );
-                let bias = Tensor::from_data(TensorData::new(uniform(fan_out), [fan_out]), device);
+                let weight = take([fan_in, fan_out], fan_in * fan_out);
+                let weight = Tensor::from_data(TensorData::new(weight, [fan_in, fan_out]), device);
+                let bias = take([fan_in, fan_out], fan_out);
+                let bias = Tensor::from_data(TensorData::new(bias, [fan_out]), device);
                 Linear {
                     weight: burn::module::Param::from_tensor(weight),
                     bias: Some(burn::module::Param::from_tensor(bias)),
@@ -145,6 +181,19 @@ impl<B: Backend> SphereNet<B> {
     /// Dropout probability of each hidden layer.
     pub fn dropout(&self) -> &[f64] {
         &self.dropout
+    }
+
+    /// Every parameter, layer by layer: the weight (`[fan_in, fan_out]`, row-major), then the
+    /// bias. The fused GPU step keeps the network in this layout.
+    pub fn parameters(&self) -> Vec<f32> {
+        let values = |t: Tensor<B, 1>| t.into_data().into_vec::<f32>().expect("parameters are f32");
+        (self.hidden.iter().chain([&self.output]))
+            .flat_map(|linear| {
+                let weight = values(linear.weight.val().reshape([-1]));
+                let bias = (linear.bias.as_ref()).map_or_else(Vec::new, |b| values(b.val()));
+                weight.into_iter().chain(bias)
+            })
+            .collect()
     }
 
     /// A copy of this network on another backend's device, through its record.
@@ -194,6 +243,62 @@ impl<B: Backend> SphereNet<B> {
 pub(crate) fn l2_normalize<B: Backend>(x: Tensor<B, 2>) -> Tensor<B, 2> {
     let norm = x.clone().square().sum_dim(1).sqrt().clamp_min(1e-12);
     x / norm
+}
+
+/// The dropout factor of `unit` of hidden layer `layer` (from 0) at `row` of training step
+/// `step` in a run seeded `seed`: 0 with probability `p`, else `1/(1-p)` (inverted dropout).
+///
+/// It is a hash of (seed, step, row, layer, unit), so every backend trains with the same
+/// masks, and the fused GPU step recomputes them in its backward pass instead of storing them.
+pub fn dropout_factor(
+    seed: u64,
+    step: usize,
+    layer: usize,
+    row: usize,
+    unit: usize,
+    p: f64,
+) -> f32 {
+    let threshold = dropout_threshold(p);
+    let seed = (seed as u32) ^ ((seed >> 32) as u32);
+    let h = [step, row, layer, unit]
+        .into_iter()
+        .fold(pcg(seed), |h, v| pcg(h ^ v as u32));
+    match h < threshold {
+        true => 0.0,
+        false => (1.0 / (1.0 - p)) as f32,
+    }
+}
+
+/// A unit is dropped at rate `p` when its hash falls below this.
+pub(crate) fn dropout_threshold(p: f64) -> u32 {
+    (p * 4_294_967_296.0) as u32
+}
+
+/// The PCG hash (Jarzynski and Olano, 2020); `pcg` in the fused step's WGSL is the same.
+fn pcg(v: u32) -> u32 {
+    let state = v.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
+    let word = ((state >> ((state >> 28) + 4)) ^ state).wrapping_mul(277_803_737);
+    (word >> 22) ^ word
+}
+
+/// The dropout masks of training step `step` for `rows` rows: one `[rows, width]` mask of
+/// [`dropout_factor`]s per hidden layer whose dropout rate is not zero.
+pub(crate) fn step_masks<B: Backend>(
+    config: &SphereNetConfig,
+    seed: u64,
+    step: usize,
+    rows: usize,
+    device: &B::Device,
+) -> Vec<Tensor<B, 2>> {
+    (config.hidden.iter().zip(&config.dropout).enumerate())
+        .filter(|(_, (_, p))| **p > 0.0)
+        .map(|(layer, (&width, &p))| {
+            let values = (0..rows * width)
+                .map(|i| dropout_factor(seed, step, layer, i / width, i % width, p))
+                .collect();
+            Tensor::from_data(TensorData::new(values, [rows, width]), device)
+        })
+        .collect()
 }
 
 /// A `[rows, width]` dropout mask drawn from `rng`: 0 with probability `p`, else `1/(1-p)`

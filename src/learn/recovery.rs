@@ -10,12 +10,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 
-use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{Adam, Optimizer};
-use burn::tensor::backend::AutodiffBackend;
 use rand::rngs::Xoshiro256PlusPlus;
-
-use super::model::SphereNet;
 
 /// Each recovery multiplies the learning rate by this.
 pub(crate) const RECOVERY_LR_FACTOR: f64 = 0.5;
@@ -42,64 +37,31 @@ impl fmt::Display for Recovery {
     }
 }
 
-/// The trainer's optimiser.
-pub(crate) type SphereAdam<B> = OptimizerAdaptor<Adam, SphereNet<B>, B>;
-
-/// Adam's moments, per parameter.
-type AdamRecord<B> = <SphereAdam<B> as Optimizer<SphereNet<B>, B>>::Record;
-
-/// The trainer's state at the start of a step. Cheap to take: burn tensors are shared, not
-/// copied.
-pub(crate) struct Snapshot<B: AutodiffBackend> {
+/// The trainer's state at the start of a step: the network's parameters and optimiser moments
+/// (`S`, as the network that trains keeps them) and the random stream.
+#[derive(Clone)]
+pub(crate) struct Snapshot<S> {
     /// The step this state is at: the next step to take.
     pub step: usize,
-    pub model: SphereNet<B>,
-    pub optimizer: AdamRecord<B>,
+    pub state: S,
     pub rng: Xoshiro256PlusPlus,
 }
 
-impl<B: AutodiffBackend> Clone for Snapshot<B> {
-    fn clone(&self) -> Self {
-        Self {
-            step: self.step,
-            model: self.model.clone(),
-            optimizer: self.optimizer.clone(),
-            rng: self.rng.clone(),
-        }
-    }
-}
-
-impl<B: AutodiffBackend> Snapshot<B> {
-    pub fn take(
-        step: usize,
-        model: &SphereNet<B>,
-        optimizer: &SphereAdam<B>,
-        rng: &Xoshiro256PlusPlus,
-    ) -> Self {
-        Self {
-            step,
-            model: model.clone(),
-            optimizer: optimizer.to_record(),
-            rng: rng.clone(),
-        }
-    }
-}
-
 /// The states a run can go back to.
-pub(crate) struct Snapshots<B: AutodiffBackend> {
+pub(crate) struct Snapshots<S> {
     /// The newest state whose step had a finite loss.
-    good: Snapshot<B>,
+    good: Snapshot<S>,
     /// The good state before it, to fall back to when no step from `good` can be finite.
-    older: Option<Snapshot<B>>,
+    older: Option<Snapshot<S>>,
     /// Recoveries to `good` so far; a second one restarts Adam's moments.
     returns_to_good: usize,
     /// States taken since, oldest first, whose steps' losses are not back yet.
-    unchecked: VecDeque<Snapshot<B>>,
+    unchecked: VecDeque<Snapshot<S>>,
 }
 
-impl<B: AutodiffBackend> Snapshots<B> {
+impl<S: Clone> Snapshots<S> {
     /// Starts from a state known to be finite: a fresh network, or a loaded checkpoint's.
-    pub fn new(start: Snapshot<B>) -> Self {
+    pub fn new(start: Snapshot<S>) -> Self {
         Self {
             good: start,
             older: None,
@@ -109,7 +71,7 @@ impl<B: AutodiffBackend> Snapshots<B> {
     }
 
     /// Keeps `state` until the loss of its step is back.
-    pub fn push(&mut self, state: Snapshot<B>) {
+    pub fn push(&mut self, state: Snapshot<S>) {
         self.unchecked.push_back(state);
     }
 
@@ -136,7 +98,7 @@ impl<B: AutodiffBackend> Snapshots<B> {
 
     /// Gives up the newest good state for the one before it, if there is one: every step from
     /// the newest goes non-finite. Returns the state to go back to instead.
-    pub fn fall_back(&mut self) -> Option<Snapshot<B>> {
+    pub fn fall_back(&mut self) -> Option<Snapshot<S>> {
         self.good = self.older.take()?;
         self.returns_to_good = 1;
         Some(self.good.clone())
@@ -144,7 +106,7 @@ impl<B: AutodiffBackend> Snapshots<B> {
 
     /// The state to go back to, and whether to keep its optimiser moments: not when going
     /// back to it once already did not hold.
-    pub fn go_back(&mut self) -> (Snapshot<B>, bool) {
+    pub fn go_back(&mut self) -> (Snapshot<S>, bool) {
         self.unchecked.clear();
         self.returns_to_good += 1;
         (self.good.clone(), self.returns_to_good == 1)

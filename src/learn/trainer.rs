@@ -9,9 +9,11 @@ use burn::module::AutodiffModule;
 use super::backend::{BackendKind, CpuBackend, GpuBackend, HostBackend, TrainingDevice};
 use super::checkpoint::Checkpoint;
 use super::config::TrainConfig;
-use super::engine::{Engine, PendingSteps, StepStats};
+use super::engine::{Engine, Network, PendingSteps, StepStats};
 use super::gpu_copy::{GpuTarget, copy_to_buffer};
+use super::gpu_step::FusedNetwork;
 use super::model::SphereNet;
+use super::ops::OpNetwork;
 use super::recovery::Recovery;
 use crate::Error;
 
@@ -29,12 +31,24 @@ use crate::Error;
 /// ```
 pub struct Trainer {
     engine: Engines,
+    /// Why a wgpu device trains through burn's ops instead of the fused step, if it does.
+    op_path: Option<String>,
 }
 
 /// The training loop on whichever backend trains.
 enum Engines {
-    Cpu(Engine<CpuBackend>),
-    Gpu(Engine<GpuBackend>),
+    Cpu(Engine<OpNetwork<CpuBackend>>),
+    /// burn's op path on wgpu: for networks the fused step does not fit, and for comparison.
+    Gpu(Engine<OpNetwork<GpuBackend>>),
+    Fused(Engine<FusedNetwork>),
+}
+
+/// How a wgpu device trains a run.
+enum GpuPath {
+    /// The fused step where it fits the network.
+    Fastest,
+    /// burn's ops, whatever the network.
+    Ops,
 }
 
 /// Runs `$body` with `$e` bound to the engine, whatever its backend.
@@ -43,18 +57,22 @@ macro_rules! with_engine {
         match $engines {
             Engines::Cpu($e) => $body,
             Engines::Gpu($e) => $body,
+            Engines::Fused($e) => $body,
         }
     };
 }
 
 impl Trainer {
-    /// A fresh network on `device`, initialised from `config.seed`.
+    /// A fresh network on `device`, initialised from `config.seed`. On a wgpu device the
+    /// fused step trains it when it fits the network ([`Trainer::op_path`] says why not).
     pub fn new(config: TrainConfig, device: &TrainingDevice) -> Result<Self, Error> {
-        let engine = match device {
-            TrainingDevice::Cpu => Engines::Cpu(Engine::new(config, &Default::default())?),
-            TrainingDevice::Wgpu(device) => Engines::Gpu(Engine::new(config, device)?),
-        };
-        Ok(Self { engine })
+        Self::start(config, None, device, GpuPath::Fastest)
+    }
+
+    /// [`Trainer::new`] that trains through burn's autodiff and optimiser on a wgpu device
+    /// even where the fused step fits: the path to compare the fused step with.
+    pub fn with_burn_ops(config: TrainConfig, device: &TrainingDevice) -> Result<Self, Error> {
+        Self::start(config, None, device, GpuPath::Ops)
     }
 
     /// Goes on training a saved network on `device` from where it stopped: its steps and
@@ -65,18 +83,40 @@ impl Trainer {
             steps,
             model,
         } = checkpoint;
-        let engine = match device {
-            TrainingDevice::Cpu => {
-                let device = Default::default();
-                let model = model.to_backend(&device);
-                Engines::Cpu(Engine::resume(config, steps, model, &device)?)
+        Self::start(config, Some((steps, model)), device, GpuPath::Fastest)
+    }
+
+    fn start(
+        config: TrainConfig,
+        resume: Option<(usize, SphereNet<HostBackend>)>,
+        device: &TrainingDevice,
+        path: GpuPath,
+    ) -> Result<Self, Error> {
+        fn engine<N: Network>(
+            config: TrainConfig,
+            resume: Option<(usize, SphereNet<HostBackend>)>,
+            device: &N::Device,
+        ) -> Result<Engine<N>, Error> {
+            match resume {
+                None => Engine::new(config, device),
+                Some((steps, model)) => Engine::resume(config, steps, model, device),
             }
-            TrainingDevice::Wgpu(device) => {
-                let model = model.to_backend(device);
-                Engines::Gpu(Engine::resume(config, steps, model, device)?)
+        }
+        let op_path = match (device, path) {
+            (TrainingDevice::Cpu, _) => None,
+            (TrainingDevice::Wgpu(_), GpuPath::Ops) => Some("burn's op path was asked for".into()),
+            (TrainingDevice::Wgpu(_), GpuPath::Fastest) => FusedNetwork::unfit(&config),
+        };
+        let engine = match (device, &op_path) {
+            (TrainingDevice::Cpu, _) => Engines::Cpu(engine(config, resume, &Default::default())?),
+            (TrainingDevice::Wgpu(device), Some(_)) => {
+                Engines::Gpu(engine::<OpNetwork<GpuBackend>>(config, resume, device)?)
+            }
+            (TrainingDevice::Wgpu(device), None) => {
+                Engines::Fused(engine::<FusedNetwork>(config, resume, device)?)
             }
         };
-        Ok(Self { engine })
+        Ok(Self { engine, op_path })
     }
 
     /// [`Trainer::resume`] from a checkpoint file.
@@ -88,8 +128,37 @@ impl Trainer {
     pub fn backend(&self) -> BackendKind {
         match self.engine {
             Engines::Cpu(_) => BackendKind::Cpu,
-            Engines::Gpu(_) => BackendKind::Wgpu,
+            Engines::Gpu(_) | Engines::Fused(_) => BackendKind::Wgpu,
         }
+    }
+
+    /// How a step is computed, in one line: the fused GPU step, or burn's autodiff and
+    /// optimiser (on wgpu, with why).
+    pub fn training_path(&self) -> String {
+        match (&self.engine, &self.op_path) {
+            (Engines::Cpu(_), _) => "steps: burn's autodiff and Adam on the CPU (flex)".into(),
+            (Engines::Fused(_), _) => "steps: the fused GPU step, 4 kernels a step".into(),
+            (Engines::Gpu(_), why) => format!(
+                "steps: burn's autodiff and Adam on wgpu, a kernel an operation ({})",
+                why.as_deref().unwrap_or("asked for")
+            ),
+        }
+    }
+
+    /// Kernels the fused step has queued so far, counted as they are launched (snapshots and
+    /// evaluations included); `None` on burn's op paths.
+    pub fn fused_launches(&self) -> Option<usize> {
+        match &self.engine {
+            Engines::Fused(e) => Some(e.network().launches()),
+            _ => None,
+        }
+    }
+
+    /// Why a wgpu device trains this run through burn's autodiff and optimiser, one kernel an
+    /// operation, instead of the fused step: `None` when the fused step trains it, or on the
+    /// CPU.
+    pub fn op_path(&self) -> Option<&str> {
+        self.op_path.as_deref()
     }
 
     /// The run's hyper-parameters.
@@ -181,23 +250,25 @@ impl Trainer {
     /// parameters when [`TrainConfig::average`] is not 0, else [`Trainer::network`].
     pub fn shown(&self) -> SphereNet<HostBackend> {
         match &self.engine {
-            Engines::Cpu(e) => e.shown(),
-            Engines::Gpu(e) => e.shown().to_backend(&Default::default()),
+            Engines::Cpu(e) => e.network().shown(),
+            Engines::Gpu(e) => e.network().shown().to_backend(&Default::default()),
+            Engines::Fused(e) => e.network().shown(),
         }
     }
 
     /// The network being trained, as the last step left it, copied to the CPU.
     pub fn network(&self) -> SphereNet<HostBackend> {
         match &self.engine {
-            Engines::Cpu(e) => e.model().valid(),
-            Engines::Gpu(e) => e.model().valid().to_backend(&Default::default()),
+            Engines::Cpu(e) => e.network().model().valid(),
+            Engines::Gpu(e) => (e.network().model().valid()).to_backend(&Default::default()),
+            Engines::Fused(e) => e.network().network(),
         }
     }
 
     /// Maps points of the plane through the [shown](Trainer::shown) network in evaluation mode
     /// (no dropout).
     pub fn eval(&self, points: &[[f32; 2]]) -> Vec<[f32; 3]> {
-        with_engine!(&self.engine, e => e.eval(points))
+        with_engine!(&self.engine, e => e.network().eval(points))
     }
 
     /// Maps points through the shown network into `target`, a buffer on the GPU that trains,
@@ -206,7 +277,8 @@ impl Trainer {
     pub fn eval_into(&self, points: &[[f32; 2]], target: &GpuTarget) -> Result<(), String> {
         match &self.engine {
             Engines::Cpu(_) => Err("the CPU backend maps on the host".into()),
-            Engines::Gpu(e) => copy_to_buffer(e.eval_on_device(points), target),
+            Engines::Gpu(e) => copy_to_buffer(e.network().eval_on_device(points), target),
+            Engines::Fused(e) => e.network().eval_into(points, target),
         }
     }
 
@@ -219,6 +291,9 @@ impl Trainer {
     /// notebook's "random points" picture when given [`Trainer::last_batch`]. The masks come
     /// from their own stream, so looking does not change training.
     pub fn map_with_dropout(&mut self, points: &[[f32; 2]]) -> Vec<[f32; 3]> {
-        with_engine!(&mut self.engine, e => e.map_with_dropout(points))
+        with_engine!(&mut self.engine, e => {
+            let (config, network, rng) = e.viewing();
+            network.map_with_dropout(config, points, rng)
+        })
     }
 }

@@ -29,7 +29,8 @@ pub enum TrainingPhase {
     /// The network is being created.
     #[default]
     Starting,
-    /// The first steps on the GPU: burn compiles and autotunes its kernels.
+    /// The first steps on the GPU: its kernels are compiled (and, on burn's op path,
+    /// autotuned).
     PreparingKernels,
     /// Training.
     Training,
@@ -76,6 +77,8 @@ pub(crate) enum Report {
         steps: usize,
         /// The checkpoint it came from.
         loaded: Option<PathBuf>,
+        /// How its steps are computed ([`Trainer::training_path`]).
+        path: String,
     },
     /// The thread's phase changed.
     Phase(TrainingPhase),
@@ -305,6 +308,7 @@ impl Worker {
             config: self.network.config().clone(),
             steps: self.network.steps_done(),
             loaded,
+            path: self.network.training_path(),
         });
     }
 

@@ -37,6 +37,9 @@ pub struct TrainingState {
     pub positions_on_gpu: bool,
     /// Which backend trains, and why it was picked.
     pub backend: String,
+    /// How the network's steps are computed: the fused GPU step, or burn's autodiff and
+    /// optimiser (and why).
+    pub training_path: String,
     /// The latest failure (no GPU, a checkpoint or export that did not work), until the next
     /// command succeeds.
     pub error: Option<String>,
@@ -279,7 +282,9 @@ pub(crate) fn collect_reports(
                 config,
                 steps,
                 loaded,
+                path,
             } => {
+                state.training_path = path;
                 let from = match &loaded {
                     Some(path) => format!("{} ({steps} steps): ", path.display()),
                     None => String::new(),

@@ -429,7 +429,7 @@ fn progress(ui: &mut egui::Ui, state: &TrainingState, settings: &SphereSettings,
         TrainingPhase::PreparingKernels => {
             ui.colored_label(
                 egui::Color32::YELLOW,
-                "preparing GPU kernels (burn compiles and tunes them once)...",
+                "preparing GPU kernels (compiled once; burn's op path also tunes them)...",
             );
         }
         TrainingPhase::Training | TrainingPhase::Paused => {}
@@ -439,6 +439,9 @@ fn progress(ui: &mut egui::Ui, state: &TrainingState, settings: &SphereSettings,
         false => "positions uploaded from the host",
     };
     ui.small(format!("{}; {positions}", state.backend));
+    if !state.training_path.is_empty() {
+        ui.small(&state.training_path);
+    }
     let last = state.history.last();
     ui.label(format!(
         "step {}   lr {:.2e}   {:.0} steps/s   frame {:.1} ms",

@@ -5,7 +5,7 @@ use bevy_neural_sphere::{
     wgpu_device, wgpu_setup,
 };
 
-const NO_ADAPTER: &str = "a wgpu adapter (install mesa-vulkan-drivers without a GPU)";
+pub(crate) const NO_ADAPTER: &str = "a wgpu adapter (install mesa-vulkan-drivers without a GPU)";
 
 #[test]
 fn trains_a_few_steps_on_wgpu() {

@@ -1,8 +1,8 @@
 //! The network and the objective on hand-checkable inputs.
 
 use bevy_neural_sphere::{
-    CpuBackend, FusedBackend, SphereNetConfig, dropout_mask, equal_area_loss, eval, fused_silu,
-    fused_uniformity_loss, seed_loss, uniformity_loss,
+    CpuBackend, FusedBackend, SphereNetConfig, dropout_factor, dropout_mask, equal_area_loss, eval,
+    fused_silu, fused_uniformity_loss, seed_loss, uniformity_loss,
 };
 use burn::backend::{Autodiff, NdArray};
 use burn::prelude::*;
@@ -182,6 +182,26 @@ fn dropout_masks_drop_about_p_and_rescale_the_rest() {
     let dropped = mask.iter().filter(|&&m| m == 0.0).count() as f64 / mask.len() as f64;
     assert!((dropped - 0.2).abs() < 0.01, "dropped {dropped}");
     assert!(mask.iter().all(|&m| m == 0.0 || m == 1.25));
+}
+
+#[test]
+fn hashed_dropout_drops_about_p_apart_in_every_step_row_layer_and_unit() {
+    let factors = |seed, step, layer| -> Vec<f32> {
+        (0..12_000)
+            .map(|i| dropout_factor(seed, step, layer, i / 12, i % 12, 0.2))
+            .collect()
+    };
+    let mask = factors(0, 7, 1);
+    let dropped = mask.iter().filter(|&&m| m == 0.0).count() as f64 / mask.len() as f64;
+    assert!((dropped - 0.2).abs() < 0.01, "dropped {dropped}");
+    assert!(mask.iter().all(|&m| m == 0.0 || m == 1.25));
+    assert_eq!(mask, factors(0, 7, 1), "a hash, not a stream");
+    for other in [factors(1, 7, 1), factors(0, 8, 1), factors(0, 7, 2)] {
+        let same = mask.iter().zip(&other).filter(|(a, b)| a == b).count();
+        // Independent masks agree where both keep or both drop: 0.8² + 0.2² = 68 %.
+        assert!((same as f64 / 12_000.0 - 0.68).abs() < 0.02, "{same}");
+    }
+    assert!((0..100).all(|i| dropout_factor(0, 0, 0, i, 0, 0.0) == 1.0));
 }
 
 #[test]

@@ -278,10 +278,14 @@ fn a_run_that_goes_non_finite_is_shown_and_never_placed() {
     // The config of trainer::a_run_that_goes_non_finite_goes_back_and_carries_on.
     let diverging = TrainConfig::new().with_clamp(1e30).with_lr(1e9);
     let mut app = headless_app(cpu_plugin(10).with_train_config(diverging.clone()));
-    update_until(&mut app, "a recovery and 300 steps", |app| {
+    // So steep a run can also reach a network whose gradient is not finite, where training
+    // stops and says so (a_network_that_cannot_train_stops_and_says_why); where depends on
+    // how the worker's chunks fall.
+    update_until(&mut app, "a recovery and 300 steps, or a stop", |app| {
         let mapped = &app.world().resource::<SphereMapping>().mapped;
         assert!(mapped.iter().flatten().all(|c| c.is_finite()), "{mapped:?}");
-        state(app).recovery.is_some() && steps(app) >= 300
+        let stopped = state(app).error.is_some() && state(app).phase == TrainingPhase::Paused;
+        state(app).recovery.is_some() && (steps(app) >= 300 || stopped)
     });
     let recovery = state(&app).recovery.clone().unwrap();
     assert!(recovery.lr < diverging.lr);

@@ -1,0 +1,138 @@
+//! The fused GPU training step against burn's autodiff on the CPU, on whatever adapter exists
+//! (software Vulkan on a machine without a GPU).
+
+use bevy_neural_sphere::{
+    HostBackend, Preset, SphereNet, SphereNetConfig, TrainConfig, Trainer, TrainingDevice,
+    grid_metrics, grid_points, sphere_metrics, wgpu_device,
+};
+
+use super::gpu::NO_ADAPTER;
+
+fn gpu() -> TrainingDevice {
+    TrainingDevice::Wgpu(wgpu_device().expect(NO_ADAPTER))
+}
+
+fn parameters(network: &SphereNet<HostBackend>) -> Vec<f32> {
+    network.parameters()
+}
+
+/// Trains `config` for `steps` steps with the fused step and on the CPU, from the same seed:
+/// the same network, batches and dropout masks.
+fn both_ways(config: TrainConfig, steps: usize) {
+    let mut fused = Trainer::new(config.clone(), &gpu()).unwrap();
+    assert_eq!(fused.op_path(), None, "the fused step fits {config:?}");
+    let mut cpu = Trainer::new(config.clone(), &TrainingDevice::Cpu).unwrap();
+    let (a, b) = (fused.train(steps).unwrap(), cpu.train(steps).unwrap());
+    for (f, c) in a.iter().zip(&b) {
+        assert!(
+            (f.loss - c.loss).abs() <= 1e-3 * c.loss.abs().max(1e-2),
+            "step {}: fused loss {}, cpu loss {}",
+            f.step,
+            f.loss,
+            c.loss
+        );
+    }
+    let (f, c) = (parameters(&fused.network()), parameters(&cpu.network()));
+    assert_eq!(f.len(), c.len());
+    let far = f
+        .iter()
+        .zip(&c)
+        .filter(|(a, b)| (*a - *b).abs() > 1e-3)
+        .count();
+    // Adam moves every parameter by about the learning rate a step whatever its gradient's
+    // size, so a gradient of the wrong sign or size shows in many parameters.
+    assert!(
+        far * 100 <= f.len(),
+        "{far} of {} parameters differ by more than 1e-3 after {steps} steps",
+        f.len()
+    );
+    let (f, c) = (parameters(&fused.shown()), parameters(&cpu.shown()));
+    let far = f
+        .iter()
+        .zip(&c)
+        .filter(|(a, b)| (*a - *b).abs() > 1e-3)
+        .count();
+    assert!(far * 100 <= f.len(), "{far} averaged parameters differ");
+}
+
+#[test]
+fn the_fused_step_takes_the_cpu_steps_on_the_closed_preset() {
+    // Past step 500, so the equal-area term counts too.
+    let config = Preset::Closed.config().with_area_from(3);
+    both_ways(config, 8);
+}
+
+#[test]
+fn the_fused_step_takes_the_cpu_steps_on_the_seed_preset() {
+    // Dropout, two passes, the notebook's loss.
+    both_ways(Preset::Seed.config(), 8);
+}
+
+#[test]
+fn the_fused_step_takes_the_cpu_steps_with_every_activation() {
+    use bevy_neural_sphere::Activation::*;
+    let model = SphereNetConfig::new()
+        .with_hidden(vec![5, 64, 7])
+        .with_activations(vec![Tanh, Relu, Silu])
+        .with_dropout(vec![0.1, 0.0, 0.3]);
+    both_ways(TrainConfig::new().with_model(model).with_batch(66), 6);
+}
+
+#[test]
+fn a_network_the_fused_step_does_not_fit_trains_on_burns_ops_and_says_why() {
+    let model = SphereNetConfig::new()
+        .with_hidden(vec![80])
+        .with_activations(vec![bevy_neural_sphere::Activation::Silu])
+        .with_dropout(vec![0.0]);
+    let mut trainer = Trainer::new(TrainConfig::new().with_model(model), &gpu()).unwrap();
+    let why = trainer.op_path().expect("a layer 80 wide is too wide");
+    assert!(why.contains("80"), "{why}");
+    assert_eq!(trainer.train(2).unwrap().len(), 2);
+    assert_eq!(trainer.fused_launches(), None);
+}
+
+#[test]
+fn a_fused_step_is_four_kernel_launches() {
+    let mut trainer = Trainer::new(Preset::Closed.config(), &gpu()).unwrap();
+    trainer.train(1).unwrap();
+    let before = trainer.fused_launches().unwrap();
+    let pending = trainer.train_deferred(10);
+    let after = trainer.fused_launches().unwrap();
+    trainer.collect(pending);
+    // One copy of the state to go back to, then four kernels a step.
+    assert_eq!(after - before, 1 + 10 * 4);
+}
+
+#[test]
+fn checkpoints_move_between_the_fused_step_and_the_cpu() {
+    let points = grid_points(12);
+    let close = |a: &[[f32; 3]], b: &[[f32; 3]]| {
+        a.iter()
+            .flatten()
+            .zip(b.iter().flatten())
+            .all(|(x, y)| (x - y).abs() < 1e-4)
+    };
+    let mut fused = Trainer::new(Preset::Closed.config(), &gpu()).unwrap();
+    fused.train(20).unwrap();
+    let on_cpu = Trainer::resume(fused.checkpoint(), &TrainingDevice::Cpu).unwrap();
+    assert!(close(&fused.eval(&points), &on_cpu.eval(&points)));
+
+    let mut cpu = Trainer::new(Preset::Closed.config(), &TrainingDevice::Cpu).unwrap();
+    cpu.train(20).unwrap();
+    let on_gpu = Trainer::resume(cpu.checkpoint(), &gpu()).unwrap();
+    assert_eq!(on_gpu.op_path(), None);
+    assert_eq!(on_gpu.steps_done(), 20);
+    assert!(close(&cpu.eval(&points), &on_gpu.eval(&points)));
+}
+
+#[test]
+fn the_closed_preset_closes_on_the_fused_step() {
+    let mut trainer = Trainer::new(Preset::Closed.config(), &gpu()).unwrap();
+    let grid = grid_points(100);
+    let closed = (0..15).any(|_| {
+        trainer.train(100).unwrap();
+        let mapped = trainer.eval(&grid);
+        sphere_metrics(&mapped).is_closed() && grid_metrics(100, &mapped).is_clean()
+    });
+    assert!(closed, "not closed after 1,500 fused steps");
+}
