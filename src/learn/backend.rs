@@ -25,7 +25,7 @@ pub type GpuBackend = burn::backend::Autodiff<burn::backend::Wgpu>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BackendKind {
     /// wgpu on a hardware GPU; the CPU when the only adapter is a software rasteriser
-    /// (lavapipe, llvmpipe, WARP: even the fused GPU step runs there 7–10× slower than the CPU
+    /// (lavapipe, llvmpipe, WARP: even the fused GPU step runs there 4–8× slower than the CPU
     /// backend), is only reachable through OpenGL (where burn's kernels do not run) or when
     /// there is no usable adapter.
     #[default]
