@@ -218,7 +218,7 @@ fn time_to_closed(args: &Args) {
         at.map_or("never".into(), |(step, s)| format!("{step} ({s:.1} s)"))
     };
     println!(
-        "{:<6} {:>16} {:>16} {:>9} {:>7} {:>7} {:>9} {:>8} {:>28}",
+        "{:<6} {:>16} {:>16} {:>9} {:>7} {:>7} {:>9} {:>8} {:>7} {:>7} {:>28}",
         "seed",
         "first closed",
         "closed from",
@@ -227,6 +227,8 @@ fn time_to_closed(args: &Args) {
         "twice",
         "area sum",
         "area CV",
+        "shape",
+        "p95",
         "pytorch first closed"
     );
     let mut kept = Vec::new();
@@ -256,6 +258,8 @@ fn time_to_closed(args: &Args) {
             grid.overlap * 100.0,
             grid.area_sum,
             grid.area_cv,
+            grid.shape_median,
+            grid.shape_p95,
         ];
         finals.push(quality);
         kept.push(closing.kept_from.map_or(f64::INFINITY, |(_, s)| s));
@@ -288,7 +292,7 @@ fn time_to_closed(args: &Args) {
         column[column.len() / 2]
     };
     if !finals.is_empty() {
-        let medians = quality_columns([0, 1, 2, 3, 4].map(median));
+        let medians = quality_columns([0, 1, 2, 3, 4, 5, 6].map(median));
         println!("{:<6} {:>16} {:>16} {medians}", "median", "", "");
     }
     // A seed that never stays closed counts as the slowest.
@@ -303,9 +307,13 @@ fn time_to_closed(args: &Args) {
     }
 }
 
-/// Coverage, largest empty cap, covered twice, area sum and area CV, as table columns.
-fn quality_columns([coverage, cap, twice, area_sum, area_cv]: [f64; 5]) -> String {
-    format!("{coverage:>8.2}% {cap:>6.2}° {twice:>6.2}% {area_sum:>9.3} {area_cv:>8.3}")
+/// Coverage, largest empty cap, covered twice, area sum, area CV and the median and 95th
+/// percentile of the shape distortion, as table columns.
+fn quality_columns([coverage, cap, twice, area_sum, area_cv, shape, p95]: [f64; 7]) -> String {
+    format!(
+        "{coverage:>8.2}% {cap:>6.2}° {twice:>6.2}% {area_sum:>9.3} {area_cv:>8.3} {shape:>7.2} \
+         {p95:>7.2}"
+    )
 }
 
 /// Runs the PyTorch reference on one thread and returns what it printed.

@@ -25,8 +25,9 @@ use bevy::render::render_resource::{TextureFormat, TextureUsages};
 use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 use bevy_neural_sphere::{
-    BackendKind, Error, ImageLibrary, NeuralSpherePlugin, NeuralSphereUiPlugin, Preset,
-    SphereCamera, SphereCameraPlugin, SphereQuality, SphereView, TrainingState, render_adapter,
+    BackendKind, ColourMode, Error, ImageFit, ImageLibrary, NeuralSpherePlugin,
+    NeuralSphereUiPlugin, Preset, SphereCamera, SphereCameraPlugin, SphereQuality, SphereView,
+    TrainingState, render_adapter,
 };
 use clap::Parser;
 
@@ -46,6 +47,10 @@ struct Args {
     /// picture of the latest training batch.
     #[arg(long, default_value = "points")]
     view: SphereView,
+    /// `texture`, `notebook` (the notebook's red/green), or a distortion view: `area` or
+    /// `shape`.
+    #[arg(long, default_value = "texture")]
+    colour: ColourMode,
     /// Render this many 1280x720 frames without a window, then print the time to the first
     /// picture, the frame rate, the training speed and, with `--preset closed`, when the
     /// sphere closed.
@@ -57,6 +62,10 @@ struct Args {
     /// An image to colour the points with (default: the built-in UV grid).
     #[arg(long)]
     image: Option<std::path::PathBuf>,
+    /// How a non-square image fills the square: `stretch`, `extend` (its edges repeated),
+    /// `letterbox` or `crop`.
+    #[arg(long, default_value = "stretch")]
+    fit: ImageFit,
     /// Log the frame rate and frame time every second.
     #[arg(long)]
     log_fps: bool,
@@ -77,12 +86,14 @@ fn run(args: &Args) -> Result<(), Error> {
 
     let mut library = ImageLibrary::new(files);
     library.request = args.image.clone();
+    library.fit = args.fit;
 
     let mut sphere = NeuralSpherePlugin::default()
         .with_backend(args.backend)
         .with_train_config(args.preset.config())
         .with_grid(args.grid)
-        .with_view(args.view);
+        .with_view(args.view)
+        .with_colour(args.colour);
     if args.paused {
         sphere = sphere.paused();
     }

@@ -19,9 +19,9 @@ use bevy::prelude::*;
 use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 use bevy_neural_sphere::{
-    BackendKind, Checkpoint, Error, ImageFit, NeuralSpherePlugin, OrbitSpec, Preset, RecordOrbit,
-    RecordingStatus, SphereCommand, SphereSettings, SphereView, Trainer, TrainingDevice,
-    TrainingState, load_image_file, render_adapter, training_device,
+    BackendKind, Checkpoint, ColourMode, Error, ImageFit, NeuralSpherePlugin, OrbitSpec, Preset,
+    RecordOrbit, RecordingStatus, SphereCommand, SphereSettings, SphereView, Trainer,
+    TrainingDevice, TrainingState, load_image_file, render_adapter, training_device,
 };
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -32,6 +32,10 @@ struct Args {
     /// The image to map (default: the built-in UV test grid).
     #[arg(long)]
     image: Option<PathBuf>,
+    /// How a non-square image fills the square: `stretch`, `extend` (its edges repeated),
+    /// `letterbox` or `crop`.
+    #[arg(long, default_value = "stretch")]
+    fit: ImageFit,
     /// A checkpoint written by the `train` example.
     #[arg(long, conflicts_with = "train_steps")]
     checkpoint: Option<PathBuf>,
@@ -72,6 +76,10 @@ struct Args {
     /// `points`, or `surface`: the grid's cells as a sheet textured at the image's resolution.
     #[arg(long, default_value = "points")]
     view: SphereView,
+    /// `texture`, `notebook` (the notebook's red/green), or a distortion view: `area` or
+    /// `shape`.
+    #[arg(long, default_value = "texture")]
+    colour: ColourMode,
     /// Show the surface's texture as it is, without the light.
     #[arg(long)]
     unlit: bool,
@@ -104,7 +112,7 @@ fn run(args: &Args) -> Result<(), Error> {
     spec.validate()?;
     render_adapter()?;
     let texture = match &args.image {
-        Some(path) => Some(load_image_file(path, ImageFit::Letterbox)?),
+        Some(path) => Some(load_image_file(path, args.fit)?),
         None => None,
     };
     let checkpoint = match (&args.checkpoint, args.train_steps) {
@@ -182,6 +190,7 @@ fn record(
     let mut settings = app.world_mut().resource_mut::<SphereSettings>();
     settings.point_radius = args.point_radius.unwrap_or(2.5 / args.grid as f32);
     settings.view = args.view;
+    settings.colour_mode = args.colour;
     settings.lit = !args.unlit;
     if let Some(texture) = texture {
         let handle = app.world_mut().resource_mut::<Assets<Image>>().add(texture);

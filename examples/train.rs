@@ -14,15 +14,16 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use bevy_neural_sphere::{
-    Activation, BackendKind, Error, Objective, Preset, SphereNetConfig, SphereSurface, StepStats,
-    SurfacePaint, Trainer, grid_metrics, grid_points, notebook_colour, sphere_metrics,
-    training_device, write_glb, write_grid_csv, write_loss_csv, write_ply,
+    Activation, BackendKind, DistortionScale, Error, Objective, Preset, SphereNetConfig,
+    SphereSurface, StepStats, SurfacePaint, Trainer, grid_metrics, grid_points, notebook_colour,
+    sphere_metrics, training_device, write_cells_csv, write_glb, write_grid_csv, write_loss_csv,
+    write_ply,
 };
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// Train the square-to-sphere network and write grid.csv, grid.ply, grid.glb, loss.csv and
-/// model.mpk.
+/// Train the square-to-sphere network and write grid.csv, cells.csv (each cell's distortion),
+/// grid.ply, grid.glb, loss.csv and model.mpk.
 #[derive(Parser)]
 struct Args {
     /// Optimiser steps.
@@ -53,6 +54,18 @@ struct Args {
     /// Weight of the equal-area term, overriding the preset's (0 leaves it out).
     #[arg(long)]
     area_weight: Option<f64>,
+    /// Weight of the shape term, overriding the preset's (0 leaves it out).
+    #[arg(long)]
+    shape_weight: Option<f64>,
+    /// Step from which the equal-area and shape terms count, overriding the preset's.
+    #[arg(long)]
+    area_from: Option<usize>,
+    /// Steps between learning-rate decays, overriding the preset's.
+    #[arg(long)]
+    lr_step: Option<usize>,
+    /// Factor of each learning-rate decay, overriding the preset's.
+    #[arg(long)]
+    lr_gamma: Option<f64>,
     /// Bound on every parameter after each step, overriding the preset's 2.
     #[arg(long)]
     clamp: Option<f32>,
@@ -72,6 +85,10 @@ struct Args {
     /// `cpu` (burn's flex backend).
     #[arg(long, default_value_t = BackendKind::Auto)]
     backend: BackendKind,
+    /// Paint grid.ply and grid.glb by a distortion, `area` or `shape`, instead of the notebook's
+    /// colours.
+    #[arg(long)]
+    colour: Option<DistortionScale>,
     /// Folder to write into (created if missing).
     #[arg(long)]
     out: PathBuf,
@@ -90,6 +107,10 @@ fn run(args: &Args) -> Result<(), Error> {
     config.clamp = args.clamp.unwrap_or(config.clamp);
     config.average = args.average.unwrap_or(config.average);
     config.area_weight = args.area_weight.unwrap_or(config.area_weight);
+    config.area_from = args.area_from.unwrap_or(config.area_from);
+    config.shape_weight = args.shape_weight.unwrap_or(config.shape_weight);
+    config.lr_step = args.lr_step.unwrap_or(config.lr_step);
+    config.lr_gamma = args.lr_gamma.unwrap_or(config.lr_gamma);
     if let Some(hidden) = &args.hidden {
         config.model = SphereNetConfig::new()
             .with_activations(vec![args.activation; hidden.len()])
@@ -151,8 +172,12 @@ fn train(args: &Args, mut trainer: Trainer) -> Result<(), Error> {
 
     let points = grid_points(args.grid);
     let mapped = trainer.eval(&points);
-    let colours: Vec<[u8; 3]> = points.iter().map(|&p| notebook_colour(p)).collect();
+    let colours: Vec<[u8; 3]> = match args.colour {
+        Some(scale) => scale.point_colours(args.grid, &mapped),
+        None => points.iter().map(|&p| notebook_colour(p)).collect(),
+    };
     write_grid_csv(&args.out.join("grid.csv"), &points, &mapped)?;
+    write_cells_csv(&args.out.join("cells.csv"), args.grid, &mapped)?;
     write_ply(&args.out.join("grid.ply"), &mapped, &colours)?;
     let surface = SphereSurface::new(args.grid, &mapped);
     let paint = SurfacePaint::VertexColours(&colours);
@@ -164,7 +189,7 @@ fn train(args: &Args, mut trainer: Trainer) -> Result<(), Error> {
     println!("{}", trainer.config().summary());
     println!(
         "trained {} steps on {} in {seconds:.1} s ({:.0} steps/s); final loss {:.4} (mean of the \
-         last {} steps); wrote {}, grid.csv, grid.ply, grid.glb, loss.csv",
+         last {} steps); wrote {}, grid.csv, cells.csv, grid.ply, grid.glb, loss.csv",
         history.len(),
         trainer.backend(),
         history.len() as f64 / seconds,
@@ -186,8 +211,8 @@ fn train(args: &Args, mut trainer: Trainer) -> Result<(), Error> {
     let measured_in = measuring.elapsed().as_secs_f64() * 1000.0;
     println!(
         "{}x{} grid: coverage {:.2} %, largest empty cap {:.2} deg, |mean| {:.4}, uniformity \
-         {:.4}, torn neighbours {:.3} %, covered twice {:.2} %, area sum {:.3}, area CV {:.3} \
-         (measured in {measured_in:.0} ms)",
+         {:.4}, torn neighbours {:.3} %, covered twice {:.2} %, area sum {:.3}, area CV {:.3}, \
+         shape median {:.2}, p95 {:.2}, over 2 {:.1} % (measured in {measured_in:.0} ms)",
         args.grid,
         args.grid,
         sphere.coverage * 100.0,
@@ -198,6 +223,9 @@ fn train(args: &Args, mut trainer: Trainer) -> Result<(), Error> {
         grid.overlap * 100.0,
         grid.area_sum,
         grid.area_cv,
+        grid.shape_median,
+        grid.shape_p95,
+        grid.shape_over_2 * 100.0,
     );
     stopped.map_or(Ok(()), Err)
 }

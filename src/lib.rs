@@ -16,8 +16,9 @@ pub use learn::backend::{
 };
 pub use learn::checkpoint::{CHECKPOINT_EXTENSION, Checkpoint};
 pub use learn::config::{Preset, TrainConfig};
+pub use learn::distortion::{CellDistortion, DistortionScale, cell_distortion, point_distortion};
 pub use learn::engine::{PendingSteps, StepStats};
-pub use learn::export::{write_grid_csv, write_loss_csv, write_ply};
+pub use learn::export::{write_cells_csv, write_grid_csv, write_loss_csv, write_ply};
 pub use learn::fused::{FusedBackend, fused_silu, fused_uniformity_loss};
 pub use learn::glb::{SurfacePaint, write_glb};
 pub use learn::gpu_copy::{GpuTarget, copy_to_buffer};
@@ -34,7 +35,7 @@ pub use learn::model::{
     Activation, SphereNet, SphereNetConfig, SphereNetRecord, dropout_factor, dropout_mask,
 };
 pub use learn::objective::{
-    Objective, cosine_similarity, equal_area_loss, seed_loss, uniformity_loss,
+    Objective, cosine_similarity, equal_area_loss, seed_loss, shape_loss, uniformity_loss,
 };
 pub use learn::ops::eval;
 pub use learn::recovery::Recovery;

@@ -54,6 +54,10 @@ pub struct TrainConfig {
     /// sphere yet spreads faster without it.
     #[config(default = 0)]
     pub area_from: usize,
+    /// Weight of [`shape_loss`](crate::shape_loss), added with the equal-area term (from
+    /// `area_from`, at its points): 0 leaves it out.
+    #[config(default = 0.0)]
+    pub shape_weight: f64,
 }
 
 impl Default for TrainConfig {
@@ -96,9 +100,15 @@ impl TrainConfig {
                 self.area_weight
             )));
         }
-        if self.area_weight > 0.0 && self.model.dropout.iter().any(|&p| p > 0.0) {
+        if !(self.shape_weight.is_finite() && self.shape_weight >= 0.0) {
+            return Err(Error::Config(format!(
+                "shape weight {} must be 0 or more",
+                self.shape_weight
+            )));
+        }
+        if self.local_terms() && self.model.dropout.iter().any(|&p| p > 0.0) {
             return Err(Error::Config(
-                "the equal-area term needs a network without dropout".into(),
+                "the equal-area and shape terms need a network without dropout".into(),
             ));
         }
         if !(0.0..1.0).contains(&self.average) {
@@ -116,6 +126,11 @@ impl TrainConfig {
         Ok(())
     }
 
+    /// Whether the equal-area or the shape term counts (from step `area_from`).
+    pub fn local_terms(&self) -> bool {
+        self.area_weight > 0.0 || self.shape_weight > 0.0
+    }
+
     /// One line saying what the run trains: objective, network, optimiser, seed.
     pub fn summary(&self) -> String {
         let objective = match self.objective {
@@ -127,6 +142,10 @@ impl TrainConfig {
                 "{objective} + {} x equal area from step {}",
                 self.area_weight, self.area_from
             ),
+            false => objective,
+        };
+        let objective = match self.shape_weight > 0.0 {
+            true => format!("{objective} + {} x shape", self.shape_weight),
             false => objective,
         };
         let widths: Vec<String> = (std::iter::once(2).chain(self.model.hidden.iter().copied()))

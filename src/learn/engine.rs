@@ -380,7 +380,7 @@ impl<N: Network> Engine<N> {
             order.shuffle(rng);
             points.extend(order.iter().flat_map(|&i| self.last_batch[i]));
         }
-        let area_term = self.config.area_weight > 0.0 && self.steps_done >= self.config.area_from;
+        let area_term = self.config.local_terms() && self.steps_done >= self.config.area_from;
         let moved = area_term.then(|| {
             let at = &points[..2 * AREA_POINTS.min(batch * passes)];
             let mut moved = Vec::with_capacity(2 * at.len());

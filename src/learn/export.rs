@@ -4,6 +4,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
+use super::distortion::cell_distortion;
 use super::engine::StepStats;
 use crate::Error;
 
@@ -25,6 +26,21 @@ pub fn write_grid_csv(path: &Path, points: &[[f32; 2]], mapped: &[[f32; 3]]) -> 
         writeln!(out, "u,v,x,y,z")?;
         for ([u, v], [x, y, z]) in points.iter().zip(mapped) {
             writeln!(out, "{u},{v},{x},{y},{z}")?;
+        }
+        Ok(())
+    })
+}
+
+/// Writes `row,col,area,shape`: each cell of a `grid × grid` mapping by its first corner's
+/// row and column, with its area over an equal share of the sphere and its shape distortion
+/// (see [`cell_distortion`]).
+pub fn write_cells_csv(path: &Path, grid: usize, mapped: &[[f32; 3]]) -> Result<(), Error> {
+    let cells = cell_distortion(grid, mapped);
+    write_file(path, |out| {
+        writeln!(out, "row,col,area,shape")?;
+        for (i, cell) in cells.iter().enumerate() {
+            let (row, col) = (i / (grid - 1), i % (grid - 1));
+            writeln!(out, "{row},{col},{},{}", cell.area, cell.shape)?;
         }
         Ok(())
     })

@@ -1,5 +1,5 @@
 //! Image files fitted to the square the grid covers: decoded within set limits, then
-//! letterboxed or cropped to a square at their own resolution.
+//! stretched, extended, letterboxed or cropped to a square at their own resolution.
 
 use std::path::Path;
 
@@ -12,11 +12,34 @@ use crate::Error;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "scene", derive(bevy::reflect::Reflect))]
 pub enum ImageFit {
-    /// Keep the whole image and pad it to a square with black bars.
+    /// Scale each side to the square's: the whole image, nothing cut and no bars, its longer
+    /// side squeezed. What a map made for a sphere (such as Earth's 2:1 map) expects.
     #[default]
+    Stretch,
+    /// Keep the whole image at its shape and fill the rest of the square with its edge pixels,
+    /// repeated outwards.
+    Extend,
+    /// Keep the whole image at its shape and pad it to a square with black bars.
     Letterbox,
     /// Fill the square with the image's centre and cut what sticks out.
     Crop,
+}
+
+impl std::str::FromStr for ImageFit {
+    type Err = Error;
+
+    /// `stretch`, `extend`, `letterbox` or `crop`, as the examples' `--fit` takes them.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "stretch" => Ok(Self::Stretch),
+            "extend" => Ok(Self::Extend),
+            "letterbox" => Ok(Self::Letterbox),
+            "crop" => Ok(Self::Crop),
+            _ => Err(Error::Config(format!(
+                "unknown fit '{s}' (expected stretch, extend, letterbox or crop)"
+            ))),
+        }
+    }
 }
 
 /// The largest side, in pixels, of a fitted image: larger images are scaled down to it.
@@ -61,26 +84,37 @@ pub fn read_image_file(path: &Path, fit: ImageFit) -> Result<RgbaImage, Error> {
     Ok(square_image(&reader.decode().map_err(fail)?, fit))
 }
 
-/// Fits an image to a square texture, letterboxed or cropped, at the image's own resolution
-/// (its longer side when letterboxed, its shorter when cropped) up to [`MAX_TEXTURE_SIDE`].
+/// Fits an image to a square texture as `fit` says, at the image's own resolution (its shorter
+/// side when cropped, else its longer) up to [`MAX_TEXTURE_SIDE`].
 pub fn square_image(image: &DynamicImage, fit: ImageFit) -> RgbaImage {
     let (width, height) = (image.width().max(1), image.height().max(1));
     let side = match fit {
-        ImageFit::Letterbox => width.max(height),
         ImageFit::Crop => width.min(height),
+        ImageFit::Stretch | ImageFit::Extend | ImageFit::Letterbox => width.max(height),
     }
     .min(MAX_TEXTURE_SIDE);
     match fit {
+        ImageFit::Stretch => image
+            .resize_exact(side, side, FilterType::Triangle)
+            .to_rgba8(),
         ImageFit::Crop => image
             .resize_to_fill(side, side, FilterType::Triangle)
             .to_rgba8(),
-        ImageFit::Letterbox => {
+        ImageFit::Extend | ImageFit::Letterbox => {
             let scaled = image.resize(side, side, FilterType::Triangle).to_rgba8();
-            let mut canvas = RgbaImage::from_pixel(side, side, image::Rgba([0, 0, 0, 255]));
             let x = (side - scaled.width()) / 2;
             let y = (side - scaled.height()) / 2;
-            image::imageops::overlay(&mut canvas, &scaled, x.into(), y.into());
-            canvas
+            if fit == ImageFit::Letterbox {
+                let mut canvas = RgbaImage::from_pixel(side, side, image::Rgba([0, 0, 0, 255]));
+                image::imageops::overlay(&mut canvas, &scaled, x.into(), y.into());
+                return canvas;
+            }
+            // Each pixel of the square takes the image's nearest pixel.
+            RgbaImage::from_fn(side, side, |px, py| {
+                let sx = px.saturating_sub(x).min(scaled.width() - 1);
+                let sy = py.saturating_sub(y).min(scaled.height() - 1);
+                *scaled.get_pixel(sx, sy)
+            })
         }
     }
 }

@@ -7,6 +7,8 @@
 
 use std::f64::consts::PI;
 
+use super::distortion::cell_distortion;
+
 /// Probe directions the coverage is measured at.
 pub const PROBES: usize = 20_000;
 /// Temperature of the reported uniformity (the reference's `T_UNIF`).
@@ -39,7 +41,8 @@ impl SphereMetrics {
     }
 }
 
-/// How faithfully a mapped grid keeps the image together.
+/// How faithfully a mapped grid keeps the image together, and how much it distorts it (per cell:
+/// [`cell_distortion`](crate::cell_distortion)).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GridMetrics {
     /// Share of horizontally or vertically adjacent grid pairs mapped more than
@@ -55,6 +58,15 @@ pub struct GridMetrics {
     /// nowhere stretched (Clarberg's octahedral map: 0.011 on the 100×100 grid; the
     /// equirectangular map: 0.48).
     pub area_cv: f64,
+    /// The median of the cells' shape distortion `s1 / s2` (1: shapes kept; see
+    /// [`CellDistortion::shape`](crate::CellDistortion::shape)). Clarberg's map: 2.03; the
+    /// equirectangular map: 1.76.
+    pub shape_median: f64,
+    /// The 95th percentile of the cells' shape distortion (Clarberg's map: 2.61; the
+    /// equirectangular map: 7.89).
+    pub shape_p95: f64,
+    /// Share of the cells whose shape distortion is above 2.
+    pub shape_over_2: f64,
 }
 
 impl GridMetrics {
@@ -120,6 +132,9 @@ pub fn grid_metrics(grid: usize, mapped: &[[f32; 3]]) -> GridMetrics {
             overlap: 0.0,
             area_sum: 0.0,
             area_cv: 0.0,
+            shape_median: 0.0,
+            shape_p95: 0.0,
+            shape_over_2: 0.0,
         };
     }
     let at = |row: usize, col: usize| v[row * grid + col];
@@ -142,7 +157,6 @@ pub fn grid_metrics(grid: usize, mapped: &[[f32; 3]]) -> GridMetrics {
     let probes = fibonacci_sphere(PROBES);
     let index = KdTree::new(&probes);
     let mut hits = vec![0u8; PROBES];
-    let mut areas = Vec::with_capacity((grid - 1) * (grid - 1));
     for row in 0..grid - 1 {
         for col in 0..grid - 1 {
             let [a, b, c, d] = [
@@ -151,37 +165,36 @@ pub fn grid_metrics(grid: usize, mapped: &[[f32; 3]]) -> GridMetrics {
                 at(row + 1, col + 1),
                 at(row + 1, col),
             ];
-            let mut area = 0.0;
             for triangle in [[a, b, c], [a, c, d]] {
-                area += triangle_area(triangle);
                 for probe in index.inside_triangle(&triangle) {
                     hits[probe] = hits[probe].saturating_add(1);
                 }
             }
-            areas.push(area);
         }
     }
     let twice = hits.iter().filter(|&&h| h >= 2).count();
-    let total: f64 = areas.iter().sum();
-    let mean = total / areas.len() as f64;
-    let variance = areas.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / areas.len() as f64;
+
+    let cells = cell_distortion(grid, mapped);
+    let count = cells.len() as f64;
+    // Areas over an equal share of the sphere: their mean is the area sum.
+    let mean = cells.iter().map(|c| c.area).sum::<f64>() / count;
+    let variance = cells.iter().map(|c| (c.area - mean).powi(2)).sum::<f64>() / count;
+    let mut shapes: Vec<f64> = cells.iter().map(|c| c.shape).collect();
+    shapes.sort_by(f64::total_cmp);
+    let quantile = |q: f64| shapes[((count - 1.0) * q).round() as usize];
     GridMetrics {
         torn_pairs: torn as f64 / (2 * grid * (grid - 1)) as f64,
         overlap: twice as f64 / PROBES as f64,
-        area_sum: total / (4.0 * PI),
+        area_sum: mean,
         area_cv: if mean > 0.0 {
             variance.sqrt() / mean
         } else {
             0.0
         },
+        shape_median: quantile(0.5),
+        shape_p95: quantile(0.95),
+        shape_over_2: shapes.iter().filter(|&&s| s > 2.0).count() as f64 / count,
     }
-}
-
-/// Area of the spherical triangle with unit corners `a`, `b`, `c`, whichever their order
-/// (Van Oosterom and Strackee's formula).
-fn triangle_area([a, b, c]: [[f64; 3]; 3]) -> f64 {
-    let triple = dot(a, cross(b, c)).abs();
-    2.0 * triple.atan2(1.0 + dot(a, b) + dot(b, c) + dot(c, a))
 }
 
 /// `log mean_{i<j} exp(-t |vᵢ - vⱼ|²)` over all pairs of unit vectors, through the spherical

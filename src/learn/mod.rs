@@ -4,7 +4,8 @@
 //! its `recovery` from non-finite steps; a step is burn's autodiff and optimiser in `ops`, with
 //! the running `average` of the parameters, or the fused step on the GPU in `gpu_step`) and,
 //! with the `scene` feature, the `worker` thread that runs it for the plugin; checkpoints,
-//! metrics, the mapped grid as a `surface`, and exports (`glb` for the surface).
+//! metrics and the `distortion` of each grid cell, the mapped grid as a `surface`, and exports
+//! (`glb` for the surface).
 //!
 //! Data flows image → grid → network (`model`, trained by `trainer`) → positions (host memory,
 //! or a GPU buffer through `gpu_copy`).
@@ -13,6 +14,7 @@ pub(crate) mod average;
 pub(crate) mod backend;
 pub(crate) mod checkpoint;
 pub(crate) mod config;
+pub(crate) mod distortion;
 pub(crate) mod engine;
 pub(crate) mod export;
 pub(crate) mod fused;

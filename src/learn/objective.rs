@@ -11,7 +11,8 @@
 //! The equal-area term ([`equal_area_loss`]) asks each small patch of the square to cover the
 //! same area of the sphere. The uniformity loss only sees the outputs blurred at its kernel's
 //! width (several degrees at t = 40), so it leaves a sliver open along the seam where the
-//! square's edges meet; the area term works at the scale of a grid cell.
+//! square's edges meet; the area term works at the scale of a grid cell. The shape term
+//! ([`shape_loss`]) asks the same patches to keep their shape.
 
 use std::str::FromStr;
 
@@ -119,4 +120,26 @@ pub fn equal_area_loss<B: Backend>(
     let outwards = signed.clone().mean().sign().detach().unsqueeze::<2>();
     let ratio = signed * outwards / (4.0 * std::f64::consts::PI * step * step);
     (ratio - 1.0).square().mean()
+}
+
+/// The shape term: the mean over points of `((|du|² − |dv|²)² + 4 (du·dv)²) / (|du|² + |dv|²)²`,
+/// which is `((s1² − s2²) / (s1² + s2²))²` for the singular values `s1 ≥ s2` of the map's
+/// local Jacobian: 0 where the map keeps shapes (conformal), 1 where it squashes a patch flat.
+///
+/// `at`, `along_u` and `along_v` are as [`equal_area_loss`] takes them; the term does not
+/// depend on the step. No map of the square onto the whole sphere is both equal-area and
+/// conformal: with the equal-area term, its weight trades one distortion for the other.
+/// Returns a one-element tensor.
+pub fn shape_loss<B: Backend>(
+    at: Tensor<B, 2>,
+    along_u: Tensor<B, 2>,
+    along_v: Tensor<B, 2>,
+) -> Tensor<B, 1> {
+    let du = along_u - at.clone();
+    let dv = along_v - at;
+    let uu = du.clone().square().sum_dim(1);
+    let vv = dv.clone().square().sum_dim(1);
+    let uv = (du * dv).sum_dim(1);
+    let spread = (uu.clone() - vv.clone()).square() + uv.square() * 4.0;
+    (spread / (uu + vv).square().clamp_min(1e-30)).mean()
 }

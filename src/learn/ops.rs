@@ -15,7 +15,7 @@ use super::config::TrainConfig;
 use super::engine::{AREA_STEP, Batch, LossRead, Network};
 use super::fused::{FusedBackend, fused_silu, fused_uniformity_loss};
 use super::model::{SphereNet, dropout_mask, step_masks};
-use super::objective::{Objective, equal_area_loss, seed_loss};
+use super::objective::{Objective, equal_area_loss, seed_loss, shape_loss};
 use crate::Error;
 
 /// The trainer's optimiser.
@@ -180,10 +180,10 @@ impl<B: FusedBackend> OpNetwork<B> {
         );
         let masks = step_masks(&config.model, config.seed, batch.step, rows, &self.device);
         let outputs = self.model.forward_with(x, Some(&masks), fused_silu);
-        let area = batch
+        let local = batch
             .moved
             .as_ref()
-            .map(|moved| self.equal_area_term(moved, &outputs));
+            .map(|moved| self.local_terms(config, moved, &outputs));
         let loss = match config.objective {
             Objective::Seed => {
                 let halves = outputs.reshape([passes, 2, pass / 2, 3]);
@@ -193,24 +193,31 @@ impl<B: FusedBackend> OpNetwork<B> {
             }
             Objective::Uniformity => fused_uniformity_loss(outputs, passes, config.temperature),
         };
-        match area {
-            Some(area) => loss + area * config.area_weight,
+        match local {
+            Some(local) => loss + local,
             None => loss,
         }
     }
 
-    /// [`equal_area_loss`] at the first rows of `outputs`, whose points moved along u then v
-    /// are `moved` (flat).
-    fn equal_area_term(&self, moved: &[f32], outputs: &Tensor<B, 2>) -> Tensor<B, 1> {
+    /// The weighted [`equal_area_loss`] and [`shape_loss`] at the first rows of `outputs`, whose
+    /// points moved along u then v are `moved` (flat).
+    fn local_terms(
+        &self,
+        config: &TrainConfig,
+        moved: &[f32],
+        outputs: &Tensor<B, 2>,
+    ) -> Tensor<B, 1> {
         let m = moved.len() / 4;
         let x = Tensor::from_data(TensorData::new(moved.to_vec(), [2 * m, 2]), &self.device);
         let moved = self.model.forward_with(x, None, fused_silu);
-        equal_area_loss(
-            outputs.clone().narrow(0, 0, m),
-            moved.clone().narrow(0, 0, m),
-            moved.narrow(0, m, m),
-            AREA_STEP,
-        )
+        let at = outputs.clone().narrow(0, 0, m);
+        let (along_u, along_v) = (moved.clone().narrow(0, 0, m), moved.narrow(0, m, m));
+        let area = equal_area_loss(at.clone(), along_u.clone(), along_v.clone(), AREA_STEP);
+        let mut terms = area * config.area_weight;
+        if config.shape_weight > 0.0 {
+            terms = terms + shape_loss(at, along_u, along_v) * config.shape_weight;
+        }
+        terms
     }
 }
 

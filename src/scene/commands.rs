@@ -190,10 +190,15 @@ pub(crate) fn write_exports(
     for path in std::mem::take(&mut exports.0) {
         let texture = match settings.colour_mode {
             ColourMode::Texture => images.get(&image.0),
-            ColourMode::Notebook => None,
+            ColourMode::Notebook | ColourMode::Area | ColourMode::Shape => None,
         };
-        let notebook =
-            || -> Vec<[u8; 3]> { mapping.points.iter().map(|&p| notebook_colour(p)).collect() };
+        // The notebook's colours, or the distortion view's, as the shaders paint them.
+        let vertex_colours = || -> Vec<[u8; 3]> {
+            match settings.colour_mode.distortion_scale() {
+                Some(scale) => scale.point_colours(mapping.grid as usize, &mapping.mapped),
+                None => mapping.points.iter().map(|&p| notebook_colour(p)).collect(),
+            }
+        };
         let written = match export_format(&path) {
             Ok(ExportFormat::Csv) => write_grid_csv(&path, &mapping.points, &mapping.mapped),
             Ok(ExportFormat::Ply) => {
@@ -201,7 +206,7 @@ pub(crate) fn write_exports(
                     Some(texture) => (mapping.points.iter())
                         .map(|&[u, v]| point_colour(texture, [u + 0.5, v + 0.5], mapping.grid))
                         .collect(),
-                    None => notebook(),
+                    None => vertex_colours(),
                 };
                 write_ply(&path, &mapping.mapped, &colours)
             }
@@ -209,9 +214,11 @@ pub(crate) fn write_exports(
                 (Some(surface), Some(pixels)) => {
                     write_glb(&path, &surface, SurfacePaint::Texture(&pixels))
                 }
-                (Some(surface), None) => {
-                    write_glb(&path, &surface, SurfacePaint::VertexColours(&notebook()))
-                }
+                (Some(surface), None) => write_glb(
+                    &path,
+                    &surface,
+                    SurfacePaint::VertexColours(&vertex_colours()),
+                ),
                 (None, _) => Err(Error::Config(format!(
                     "cannot write {}: the mapping does not cover the grid",
                     path.display()

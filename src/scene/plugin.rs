@@ -62,6 +62,12 @@ impl NeuralSpherePlugin {
         self
     }
 
+    /// How to colour the points and the surface (default [`ColourMode::Texture`]).
+    pub fn with_colour(mut self, colour_mode: ColourMode) -> Self {
+        self.settings.colour_mode = colour_mode;
+        self
+    }
+
     /// Starts paused: no training until [`SphereCommand::Resume`] or [`SphereCommand::Steps`].
     pub fn paused(mut self) -> Self {
         self.settings.paused = true;

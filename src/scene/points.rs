@@ -39,6 +39,7 @@ struct PointParams {
     radius: f32,
     morph: f32,
     texture_lod: f32,
+    grid: u32,
 }
 
 /// The material every point shares. The vertex shader reads the point's source `(u, v)` and
@@ -54,6 +55,8 @@ pub struct PointMaterial {
     pub morph: f32,
     /// The mip level the points sample the texture at (see [`point_colour`](crate::point_colour)).
     pub texture_lod: f32,
+    /// Side of the grid the points form: the distortion views find each point's cell by it.
+    pub grid: u32,
     /// The texture the points are coloured from.
     #[texture(1)]
     #[sampler(2)]
@@ -69,13 +72,11 @@ pub struct PointMaterial {
 impl From<&PointMaterial> for PointParams {
     fn from(material: &PointMaterial) -> Self {
         Self {
-            colour_mode: match material.colour_mode {
-                ColourMode::Texture => 0,
-                ColourMode::Notebook => 1,
-            },
+            colour_mode: material.colour_mode.shader_index(),
             radius: material.radius,
             morph: material.morph,
             texture_lod: material.texture_lod,
+            grid: material.grid,
         }
     }
 }
@@ -126,6 +127,7 @@ impl PointSet {
             radius: 0.0,
             morph: 1.0,
             texture_lod: 0.0,
+            grid: 0,
             texture,
             sources: buffers.sources.clone(),
             positions: buffers.positions.clone(),
@@ -242,9 +244,9 @@ pub(crate) fn sync_material(
     let texture_lod = images
         .get(&image.0)
         .map_or(0.0, |texture| grid_lod(texture, settings.grid));
-    for (set, colour_mode) in [
-        (&assets.grid, settings.colour_mode),
-        (&assets.batch, ColourMode::Notebook),
+    for (set, colour_mode, grid) in [
+        (&assets.grid, settings.colour_mode, settings.grid),
+        (&assets.batch, ColourMode::Notebook, 0),
     ] {
         let Some(material) = materials.get(&set.material) else {
             continue;
@@ -253,12 +255,14 @@ pub(crate) fn sync_material(
             || material.radius != settings.point_radius
             || material.morph != settings.morph.clamp(0.0, 1.0)
             || material.texture_lod != texture_lod
+            || material.grid != grid
             || material.texture != image.0;
         if changed && let Some(mut material) = materials.get_mut(&set.material) {
             material.colour_mode = colour_mode;
             material.radius = settings.point_radius;
             material.morph = settings.morph.clamp(0.0, 1.0);
             material.texture_lod = texture_lod;
+            material.grid = grid;
             material.texture = image.0.clone();
         }
     }

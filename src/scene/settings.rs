@@ -1,5 +1,5 @@
-//! What the plugin does and shows, changeable at run time: [`SphereSettings`] and
-//! [`SphereView`].
+//! What the plugin does and shows, changeable at run time: [`SphereSettings`], [`SphereView`]
+//! and [`ColourMode`].
 
 use bevy::prelude::*;
 
@@ -8,6 +8,7 @@ use crate::{NeuralSpherePlugin, SphereCommand};
 
 use crate::learn::backend::BackendKind;
 use crate::learn::config::TrainConfig;
+use crate::learn::distortion::DistortionScale;
 
 /// The smallest grid side: [`NeuralSpherePlugin::with_grid`] and [`SphereCommand::SetGrid`]
 /// raise a smaller one to it.
@@ -42,7 +43,7 @@ pub struct SphereSettings {
     pub view: SphereView,
 }
 
-/// How the points are coloured.
+/// How the points and the surface are coloured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Reflect)]
 pub enum ColourMode {
     /// Bilinear samples of the texture at each point's source (u, v).
@@ -50,6 +51,50 @@ pub enum ColourMode {
     Texture,
     /// The notebook's rule: red = u·100 + 120, green = v·100 + 120, blue 0.
     Notebook,
+    /// Each grid cell's area against an equal share of the sphere ([`DistortionScale::Area`]):
+    /// blue where the texture shrinks, red where it swells.
+    Area,
+    /// Each grid cell's shape distortion `s1 / s2` ([`DistortionScale::Shape`]): violet where
+    /// shapes are kept, yellow where they are drawn out.
+    Shape,
+}
+
+impl ColourMode {
+    /// The distortion scale the mode paints with, if it is a distortion view.
+    pub fn distortion_scale(self) -> Option<DistortionScale> {
+        match self {
+            Self::Area => Some(DistortionScale::Area),
+            Self::Shape => Some(DistortionScale::Shape),
+            Self::Texture | Self::Notebook => None,
+        }
+    }
+
+    /// The mode's number in the shaders' parameters.
+    pub(crate) fn shader_index(self) -> u32 {
+        match self {
+            Self::Texture => 0,
+            Self::Notebook => 1,
+            Self::Area => 2,
+            Self::Shape => 3,
+        }
+    }
+}
+
+impl std::str::FromStr for ColourMode {
+    type Err = crate::Error;
+
+    /// `texture`, `notebook`, `area` or `shape`, as the examples' `--colour` takes them.
+    fn from_str(s: &str) -> Result<Self, crate::Error> {
+        match s {
+            "texture" => Ok(Self::Texture),
+            "notebook" => Ok(Self::Notebook),
+            "area" => Ok(Self::Area),
+            "shape" => Ok(Self::Shape),
+            _ => Err(crate::Error::Config(format!(
+                "unknown colour '{s}' (expected texture, notebook, area or shape)"
+            ))),
+        }
+    }
 }
 
 /// What the plugin shows.

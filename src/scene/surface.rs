@@ -67,7 +67,7 @@ struct SurfaceParams {
 pub struct SurfaceMaterial {
     /// Side of the grid.
     pub grid: u32,
-    /// The texture, or the notebook's colours.
+    /// The texture, the notebook's colours or a distortion view.
     pub colour_mode: ColourMode,
     /// Shaded by a light over the camera's shoulder, or the texture's colours as they are.
     pub lit: bool,
@@ -86,10 +86,7 @@ impl From<&SurfaceMaterial> for SurfaceParams {
     fn from(material: &SurfaceMaterial) -> Self {
         Self {
             grid: material.grid,
-            colour_mode: match material.colour_mode {
-                ColourMode::Texture => 0,
-                ColourMode::Notebook => 1,
-            },
+            colour_mode: material.colour_mode.shader_index(),
             lit: material.lit.into(),
             morph: material.morph,
             // The chord of the tear angle: the same rule for unit vectors, and cheaper.

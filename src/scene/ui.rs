@@ -20,6 +20,7 @@ use super::texture::load_image_file;
 use super::training::TrainingState;
 use crate::Error;
 use crate::learn::config::Preset;
+use crate::learn::distortion::DistortionScale;
 use crate::learn::history::LossHistory;
 use crate::learn::image_file::ImageFit;
 use crate::learn::objective::Objective;
@@ -619,6 +620,16 @@ fn quality_lines(ui: &mut egui::Ui, quality: &SphereQuality) {
         "the cells' areas on the sphere over 4π (1: covered once; less: holes; more: folds); \
          their coefficient of variation (0: equal-area, the texture nowhere stretched)",
     );
+    ui.label(format!(
+        "shape median {:.2}   p95 {:.2}   over 2: {:.0} %",
+        grid.shape_median,
+        grid.shape_p95,
+        grid.shape_over_2 * 100.0
+    ))
+    .on_hover_text(
+        "each cell's s1/s2, how much longer the map draws it one way than the other \
+         (1: shapes kept; Clarberg's equal-area map: median 2.03, p95 2.61)",
+    );
     ui.small(format!("at step {}", quality.step));
 }
 
@@ -655,6 +666,51 @@ fn view(ui: &mut egui::Ui, edited: &mut SphereSettings) {
             "notebook red/green",
         );
     });
+    ui.horizontal(|ui| {
+        ui.label("distortion:");
+        ui.radio_value(&mut edited.colour_mode, ColourMode::Area, "area")
+            .on_hover_text("each cell's area over an equal share of the sphere, log₂");
+        ui.radio_value(&mut edited.colour_mode, ColourMode::Shape, "shape")
+            .on_hover_text("each cell's s1/s2: how much longer the map draws it one way");
+    });
+    if let Some(scale) = edited.colour_mode.distortion_scale() {
+        legend(ui, scale);
+    }
+}
+
+/// A distortion scale's colour bar, with its numbers under it.
+fn legend(ui: &mut egui::Ui, scale: DistortionScale) {
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(200.0, 12.0), egui::Sense::hover());
+    let [low, high] = scale.range();
+    let steps = 50;
+    for i in 0..steps {
+        let t = (i as f64 + 0.5) / steps as f64;
+        let [r, g, b] = scale.colour(low + t * (high - low));
+        let x = |k: usize| rect.left() + rect.width() * k as f32 / steps as f32;
+        let slice = egui::Rect::from_x_y_ranges(x(i)..=x(i + 1), rect.y_range());
+        ui.painter()
+            .rect_filled(slice, 0.0, egui::Color32::from_rgb(r, g, b));
+    }
+    let ticks: &[&str] = match scale {
+        DistortionScale::Area => &["½ share", "1", "2×"],
+        DistortionScale::Shape => &["1", "2", "3", "4", "≥5"],
+    };
+    let (under, _) = ui.allocate_exact_size(egui::vec2(rect.width(), 14.0), egui::Sense::hover());
+    let gap = rect.width() / (ticks.len() - 1) as f32;
+    for (i, tick) in ticks.iter().enumerate() {
+        let align = match i {
+            0 => egui::Align2::LEFT_TOP,
+            _ if i + 1 == ticks.len() => egui::Align2::RIGHT_TOP,
+            _ => egui::Align2::CENTER_TOP,
+        };
+        ui.painter().text(
+            egui::pos2(under.left() + gap * i as f32, under.top()),
+            align,
+            tick,
+            egui::FontId::proportional(11.0),
+            ui.visuals().text_color(),
+        );
+    }
 }
 
 /// Thumbnails of the library, a path field, a file dialog and the fit.
@@ -670,6 +726,10 @@ fn image_picker(
     let fit = library.fit;
     ui.horizontal(|ui| {
         ui.label("fit:");
+        ui.radio_value(&mut library.fit, ImageFit::Stretch, "stretch")
+            .on_hover_text("the whole image squeezed to the square: no bars, nothing cut");
+        ui.radio_value(&mut library.fit, ImageFit::Extend, "extend")
+            .on_hover_text("the whole image at its shape, its edges repeated outwards");
         ui.radio_value(&mut library.fit, ImageFit::Letterbox, "letterbox");
         ui.radio_value(&mut library.fit, ImageFit::Crop, "crop");
     });

@@ -57,9 +57,10 @@ fn both_ways(config: TrainConfig, steps: usize) {
 
 #[test]
 fn the_fused_step_takes_the_cpu_steps_on_the_closed_preset() {
-    // Past step 500, so the equal-area term counts too.
+    // Past step 500, so the equal-area term counts too; and the shape term.
     let config = Preset::Closed.config().with_area_from(3);
-    both_ways(config, 8);
+    both_ways(config.clone(), 8);
+    both_ways(config.with_shape_weight(0.5), 8);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 mod app;
 mod backend;
 mod cli;
+mod distortion;
 mod fused;
 mod gpu;
 mod history;

@@ -2,7 +2,7 @@
 
 use bevy_neural_sphere::{
     CpuBackend, FusedBackend, SphereNetConfig, dropout_factor, dropout_mask, equal_area_loss, eval,
-    fused_silu, fused_uniformity_loss, seed_loss, uniformity_loss,
+    fused_silu, fused_uniformity_loss, seed_loss, shape_loss, uniformity_loss,
 };
 use burn::backend::{Autodiff, NdArray};
 use burn::prelude::*;
@@ -34,6 +34,21 @@ fn uniformity_is_the_log_mean_pair_kernel() {
 /// The equal-area term of `map` at points `p`, `p + (h, 0)` and `p + (0, h)` for a 20×20
 /// lattice of `p` away from the poles.
 fn area_loss(map: impl Fn(f32, f32) -> [f32; 3]) -> f32 {
+    local_loss(map, |at, u, v, h| equal_area_loss(at, u, v, h))
+}
+
+/// The shape term of `map` at the same points.
+fn shape(map: impl Fn(f32, f32) -> [f32; 3]) -> f32 {
+    local_loss(map, |at, u, v, _| shape_loss(at, u, v))
+}
+
+type Rows = burn::tensor::Tensor<CpuBackend, 2>;
+
+/// A term of `map`'s images at points `p`, `p + (h, 0)` and `p + (0, h)`, with `h`.
+fn local_loss(
+    map: impl Fn(f32, f32) -> [f32; 3],
+    term: impl Fn(Rows, Rows, Rows, f64) -> burn::tensor::Tensor<CpuBackend, 1>,
+) -> f32 {
     let h = 0.01;
     let lattice = (0..400).map(|i| {
         (
@@ -45,7 +60,7 @@ fn area_loss(map: impl Fn(f32, f32) -> [f32; 3]) -> f32 {
         let images: Vec<[f32; 3]> = lattice.clone().map(|(u, v)| map(u + du, v + dv)).collect();
         rows(&images, images.len())
     };
-    equal_area_loss(images(0.0, 0.0), images(h, 0.0), images(0.0, h), h as f64).into_scalar()
+    term(images(0.0, 0.0), images(h, 0.0), images(0.0, h), h as f64).into_scalar()
 }
 
 /// Lambert's cylindrical equal-area map, its height scaled by `z_scale`: the square's area 1
@@ -70,6 +85,31 @@ fn the_equal_area_term_is_zero_for_an_equal_area_map_whichever_way_it_faces() {
     // A sheet folded over left of u = -0.2: there the areas count negative, (−1 − 1)² each.
     let folded = area_loss(|u, v| lambert(1.0, 1.0)((u + 0.2).abs() - 0.2, v));
     assert!(folded > 1.0, "folded: {folded}");
+}
+
+#[test]
+fn the_shape_term_is_zero_for_a_conformal_map_and_grows_with_the_stretch() {
+    // Stereographic projection from the south pole: conformal.
+    let conformal = shape(|u, v| {
+        let (x, y) = (2.0 * u, 2.0 * v);
+        let r2 = x * x + y * y;
+        [2.0 * x, 2.0 * y, 1.0 - r2].map(|c| c / (1.0 + r2))
+    });
+    assert!(conformal < 1e-3, "conformal map: {conformal}");
+    // Lambert's map at height z stretches s1/s2 = ρ or 1/ρ with ρ = π (1 − z²): the term is
+    // ((ρ² − 1)/(ρ² + 1))², averaged over the lattice's rows.
+    let expected = (0..20)
+        .map(|row| {
+            let z = 2.0 * (-0.4 + 0.04 * row as f32);
+            let rho = std::f32::consts::PI * (1.0 - z * z);
+            ((rho * rho - 1.0) / (rho * rho + 1.0)).powi(2) / 20.0
+        })
+        .sum::<f32>();
+    let stretched = shape(lambert(1.0, 1.0));
+    assert!(
+        (stretched - expected).abs() < 0.02,
+        "Lambert's map: {stretched}, not {expected}"
+    );
 }
 
 #[test]

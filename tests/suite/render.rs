@@ -333,6 +333,26 @@ fn images_are_fitted_to_squares_and_bad_files_are_errors() {
         [255, 0, 0],
         "a crop fills the square"
     );
+    // Stretched: the whole square red. Extended: the bars repeat the image's top row (green)
+    // above and its bottom row (red) below.
+    let stretched = fit_image(&wide, ImageFit::Stretch);
+    assert_eq!(side(&stretched).width, 200);
+    for y in [0, 10, 100, 199] {
+        assert_eq!(pixel(&stretched, 100, y), [255, 0, 0], "row {y}");
+    }
+    let two_tone = DynamicImage::ImageRgba8(RgbaImage::from_fn(200, 100, |_, y| match y < 50 {
+        true => Rgba([0, 255, 0, 255]),
+        false => Rgba([255, 0, 0, 255]),
+    }));
+    let extended = fit_image(&two_tone, ImageFit::Extend);
+    assert_eq!(side(&extended).width, 200);
+    assert_eq!(pixel(&extended, 100, 10), [0, 255, 0]);
+    assert_eq!(pixel(&extended, 100, 190), [255, 0, 0]);
+    assert_eq!(
+        "stretch".parse::<ImageFit>().unwrap(),
+        ImageFit::default(),
+        "a sphere filled by default"
+    );
     // Mipmaps down to one pixel (200, 100, 50, 25, 12, 6, 3, 1), made in linear light: in the
     // 50×50 level, row 12 straddles the red band's top edge, so it is red at half the light
     // (188 in sRGB), not at half the byte value (128).

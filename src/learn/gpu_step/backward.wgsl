@@ -154,8 +154,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     if (wg.x == 0u) {
         acc = 0.0;
         for (var k = t; k < m; k += GROUP) {
-            let r = obj[rows * 4u + k * AREA_W] * scale - 1.0;
-            acc += r * r;
+            let o = rows * 4u + k * AREA_W;
+            let r = obj[o] * scale - 1.0;
+            acc += head[H_AREA_W] * r * r + head[H_SHAPE_W] * obj[o + 10u];
         }
         spread[t] = acc;
         workgroupBarrier();
@@ -177,7 +178,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
             }
         }
         if (m > 0u) {
-            loss += head[H_AREA_W] * spread[0] / f32(m);
+            loss += spread[0] / f32(m);
         }
         losses[hu(H_SLOT)] = loss;
     }
@@ -217,6 +218,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
                     let r = obj[o] * scale - 1.0;
                     let ds = head[H_AREA_W] * 2.0 * r / f32(m) * scale;
                     g += ds * vec3<f32>(obj[o + part], obj[o + part + 1u], obj[o + part + 2u]);
+                    let shape = head[H_SHAPE_W] / f32(m);
+                    let so = o + part + 10u;
+                    g += shape * vec3<f32>(obj[so], obj[so + 1u], obj[so + 2u]);
                 }
             }
             let zo = row * ZW + Z_OUT;

@@ -11,7 +11,7 @@
 // - state: the parameters, Adam's two moments and the running average, P each;
 // - z: each row's pre-activations, layer after layer (ZW per row);
 // - y: each row's output on the sphere;
-// - obj: what the objective needs per row, then per point of the equal-area term;
+// - obj: what the objective needs per row, then per point of the equal-area and shape terms;
 // - partial: each workgroup's share of the gradient (P per workgroup).
 //
 // Every binding is read_write: the buffers are slices of cubecl's pooled wgpu buffers, and
@@ -37,9 +37,12 @@ const H_TRAIN: u32 = 12u;
 const H_PARAM_BASE: u32 = 13u;
 const H_ROWS_TOTAL: u32 = 14u;
 const H_GROUPS: u32 = 15u;
-const H_POINTS: u32 = 16u;
+const H_SHAPE_W: u32 = 16u;
+const H_POINTS: u32 = 17u;
 
-const AREA_W: u32 = 10u;
+// Values a point of the equal-area term keeps in `obj`: the triple product and its gradient
+// for f(p), f(p + u) and f(p + v), then the shape term and its three gradients.
+const AREA_W: u32 = 20u;
 
 fn hu(i: u32) -> u32 {
     return bitcast<u32>(head[i]);

@@ -4,7 +4,7 @@
 use super::groups;
 
 /// Scalars before the points.
-const HEAD: usize = 16;
+const HEAD: usize = 17;
 
 /// What a launch of the kernels is for (`H_TRAIN`).
 #[derive(Clone, Copy)]
@@ -39,6 +39,7 @@ pub(super) struct Head {
     pub slot: usize,
     pub temperature: f32,
     pub area_weight: f32,
+    pub shape_weight: f32,
     /// Whether the running average of the parameters maps (else the trained ones).
     pub averaged: bool,
 }
@@ -59,6 +60,7 @@ impl Head {
             slot: 0,
             temperature: 0.0,
             area_weight: 0.0,
+            shape_weight: 0.0,
             averaged,
         }
     }
@@ -94,6 +96,7 @@ impl Head {
             u(base as u32),
             u(rows_total as u32),
             u(groups(rows_total, rows_per_group)),
+            self.shape_weight,
         ];
         debug_assert_eq!(values.len(), HEAD);
         values.extend_from_slice(points);

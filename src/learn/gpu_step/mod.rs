@@ -263,6 +263,7 @@ impl FusedNetwork {
             slot: 0,
             temperature: config.temperature as f32,
             area_weight: config.area_weight as f32,
+            shape_weight: config.shape_weight as f32,
             averaged: false,
         }
     }

@@ -2,7 +2,7 @@
 // Uniformity (OBJECTIVE 1): g = Σ_{j≠i} w_ij v_j and s = Σ_{j≠i} w_ij over the row's pass,
 // w_ij = exp(2t(v_i·v_j − 1)). The notebook's loss (OBJECTIVE 0): a pair's cosine c and its
 // gradient for each side. Equal area: the triple product s = f(p)·(du × dv) and its gradient
-// for f(p), f(p + u) and f(p + v).
+// for f(p), f(p + u) and f(p + v); then the shape term and its gradient for the same three.
 
 @group(0) @binding(0) var<storage, read_write> head: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -69,10 +69,24 @@ fn area(k: u32, rows: u32, m: u32) {
     let o = rows * 4u + k * AREA_W;
     obj[o] = dot(at, cross(du, dv));
     let gat = cross(du, dv) - gu - gv;
+    // The shape term E = N / D, N = (uu − vv)² + 4 uv², D = (uu + vv)², and its gradient:
+    // ∂E/∂du = (4 (uu − vv) du + 8 uv dv − 4 E (uu + vv) du) / D, and likewise for dv.
+    let uu = dot(du, du);
+    let vv = dot(dv, dv);
+    let uv = dot(du, dv);
+    let d = max((uu + vv) * (uu + vv), 1e-30);
+    let e = ((uu - vv) * (uu - vv) + 4.0 * uv * uv) / d;
+    let sdu = (4.0 * (uu - vv) * du + 8.0 * uv * dv - 4.0 * e * (uu + vv) * du) / d;
+    let sdv = (-4.0 * (uu - vv) * dv + 8.0 * uv * du - 4.0 * e * (uu + vv) * dv) / d;
+    let sat = -(sdu + sdv);
+    obj[o + 10u] = e;
     for (var c = 0u; c < 3u; c++) {
         obj[o + 1u + c] = gat[c];
         obj[o + 4u + c] = gu[c];
         obj[o + 7u + c] = gv[c];
+        obj[o + 11u + c] = sat[c];
+        obj[o + 14u + c] = sdu[c];
+        obj[o + 17u + c] = sdv[c];
     }
 }
 

@@ -6,10 +6,11 @@
     mesh_functions,
     view_transformations::{position_view_to_clip, position_world_to_view},
 }
-#import bevy_neural_sphere::colours::notebook_colour
+#import bevy_neural_sphere::colours::{colour_cell, distortion_colour, notebook_colour}
 
 struct PointParams {
-    // 0: sample the texture; 1: the notebook's red/green rule.
+    // 0: sample the texture; 1: the notebook's red/green rule; 2: area distortion; 3: shape
+    // distortion.
     colour_mode: u32,
     // World-space radius of a point.
     radius: f32,
@@ -17,6 +18,8 @@ struct PointParams {
     morph: f32,
     // The mip level whose texels are about one grid cell wide.
     texture_lod: f32,
+    // Side of the grid the points form.
+    grid: u32,
 }
 
 @group(#{MATERIAL_BIND_GROUP}) @binding(0) var<uniform> params: PointParams;
@@ -40,15 +43,18 @@ struct VertexOutput {
     @location(1) disc: vec2<f32>,
 };
 
+fn mapped(point: u32) -> vec3<f32> {
+    return vec3(positions[3u * point], positions[3u * point + 1u], positions[3u * point + 2u]);
+}
+
 @vertex
 fn vertex(vertex: Vertex) -> VertexOutput {
     var out: VertexOutput;
     let tag = mesh_functions::get_tag(vertex.instance_index);
     let uv = sources[tag];
-    let mapped = vec3(positions[3u * tag], positions[3u * tag + 1u], positions[3u * tag + 2u]);
     // The square spans [-1, 1]² facing the camera, row 0 at the top, like the image.
     let square = vec3(2.0 * uv.x, -2.0 * uv.y, 0.0);
-    let centre = mix(square, mapped, params.morph);
+    let centre = mix(square, mapped(tag), params.morph);
     let view = position_world_to_view(centre) + vec3(vertex.position.xy * params.radius, 0.0);
     out.clip_position = position_view_to_clip(view);
     out.disc = vertex.position.xy;
@@ -56,6 +62,13 @@ fn vertex(vertex: Vertex) -> VertexOutput {
     let texel = uv + 0.5;
     if params.colour_mode == 1u {
         out.color = vec4(notebook_colour(uv), 1.0);
+    } else if params.colour_mode >= 2u {
+        let a = colour_cell(tag, params.grid);
+        let n = params.grid;
+        let colour = distortion_colour(
+            params.colour_mode, mapped(a), mapped(a + 1u), mapped(a + n + 1u), mapped(a + n), n,
+        );
+        out.color = vec4(colour, 1.0);
     } else {
         // The texture is sRGB, so the trilinear sample is already linear: each point shows its
         // cell's mean colour.

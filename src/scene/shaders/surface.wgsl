@@ -6,12 +6,13 @@
     mesh_view_bindings::view,
     view_transformations::position_world_to_clip,
 }
-#import bevy_neural_sphere::colours::notebook_colour
+#import bevy_neural_sphere::colours::{colour_cell, distortion_colour, notebook_colour}
 
 struct SurfaceParams {
     // Side of the grid.
     grid: u32,
-    // 0: sample the texture; 1: the notebook's red/green rule.
+    // 0: sample the texture; 1: the notebook's red/green rule; 2: area distortion; 3: shape
+    // distortion.
     colour_mode: u32,
     // 1: lit by a light over the camera's shoulder; 0: the colours as they are.
     lit: u32,
@@ -40,6 +41,8 @@ struct VertexOutput {
     @location(0) uv: vec2<f32>,
     @location(1) normal: vec3<f32>,
     @location(2) world_position: vec3<f32>,
+    // The vertex's colour in the distortion views.
+    @location(3) distortion: vec3<f32>,
 };
 
 fn mapped(point: u32) -> vec3<f32> {
@@ -74,6 +77,17 @@ fn vertex(vertex: Vertex) -> VertexOutput {
     out.uv = vertex.uv;
     out.normal = mix(vec3(0.0, 0.0, 1.0), sphere, params.morph);
     out.world_position = world_position;
+    if params.colour_mode >= 2u {
+        let first = colour_cell(vertex.index.x, n);
+        out.distortion = distortion_colour(
+            params.colour_mode,
+            mapped(first),
+            mapped(first + 1u),
+            mapped(first + n + 1u),
+            mapped(first + n),
+            n,
+        );
+    }
     return out;
 }
 
@@ -82,6 +96,8 @@ fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
     var colour: vec3<f32>;
     if params.colour_mode == 1u {
         colour = notebook_colour(in.uv - 0.5);
+    } else if params.colour_mode >= 2u {
+        colour = in.distortion;
     } else {
         // The texture is sRGB with mipmaps made in linear light: the sample is linear.
         colour = textureSample(texture, texture_sampler, in.uv).rgb;
