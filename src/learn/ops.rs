@@ -171,19 +171,18 @@ impl<B: FusedBackend> OpNetwork<B> {
         forward_points(&model, points, Some(&masks), &self.device)
     }
 
-    /// The loss of `batch`, with its autodiff graph.
+    /// The loss of `batch`, with its autodiff graph. The batch and the points of the local
+    /// terms (moved along u, then v) go through the network as one tensor.
     fn loss(&self, config: &TrainConfig, batch: &Batch) -> Tensor<B, 1> {
         let (rows, passes, pass) = (batch.rows(), config.passes, config.batch);
-        let x = Tensor::from_data(
-            TensorData::new(batch.points.clone(), [rows, 2]),
-            &self.device,
-        );
+        let moved = batch.moved.as_deref().unwrap_or_default();
+        let points: Vec<f32> = batch.points.iter().chain(moved).copied().collect();
+        let total = points.len() / 2;
+        let x = Tensor::from_data(TensorData::new(points, [total, 2]), &self.device);
+        // The local terms need a network without dropout: masks cover the batch's rows alone.
         let masks = step_masks(&config.model, config.seed, batch.step, rows, &self.device);
-        let outputs = self.model.forward_with(x, Some(&masks), fused_silu);
-        let local = batch
-            .moved
-            .as_ref()
-            .map(|moved| self.local_terms(config, moved, &outputs));
+        let all = self.model.forward_with(x, Some(&masks), fused_silu);
+        let outputs = all.clone().narrow(0, 0, rows);
         let loss = match config.objective {
             Objective::Seed => {
                 let halves = outputs.reshape([passes, 2, pass / 2, 3]);
@@ -193,32 +192,30 @@ impl<B: FusedBackend> OpNetwork<B> {
             }
             Objective::Uniformity => fused_uniformity_loss(outputs, passes, config.temperature),
         };
-        match local {
-            Some(local) => loss + local,
-            None => loss,
+        match batch.area_points() {
+            0 => loss,
+            m => loss + local_terms(config, all, rows, m),
         }
     }
+}
 
-    /// The weighted [`equal_area_loss`] and [`shape_loss`] at the first rows of `outputs`, whose
-    /// points moved along u then v are `moved` (flat).
-    fn local_terms(
-        &self,
-        config: &TrainConfig,
-        moved: &[f32],
-        outputs: &Tensor<B, 2>,
-    ) -> Tensor<B, 1> {
-        let m = moved.len() / 4;
-        let x = Tensor::from_data(TensorData::new(moved.to_vec(), [2 * m, 2]), &self.device);
-        let moved = self.model.forward_with(x, None, fused_silu);
-        let at = outputs.clone().narrow(0, 0, m);
-        let (along_u, along_v) = (moved.clone().narrow(0, 0, m), moved.narrow(0, m, m));
-        let area = equal_area_loss(at.clone(), along_u.clone(), along_v.clone(), AREA_STEP);
-        let mut terms = area * config.area_weight;
-        if config.shape_weight > 0.0 {
-            terms = terms + shape_loss(at, along_u, along_v) * config.shape_weight;
-        }
-        terms
+/// The weighted [`equal_area_loss`] and [`shape_loss`] of `all`: the batch's `rows` outputs,
+/// then those of its first `m` points moved along u, then along v.
+fn local_terms<B: Backend>(
+    config: &TrainConfig,
+    all: Tensor<B, 2>,
+    rows: usize,
+    m: usize,
+) -> Tensor<B, 1> {
+    let at = all.clone().narrow(0, 0, m);
+    let along_u = all.clone().narrow(0, rows, m);
+    let along_v = all.narrow(0, rows + m, m);
+    let area = equal_area_loss(at.clone(), along_u.clone(), along_v.clone(), AREA_STEP);
+    let mut terms = area * config.area_weight;
+    if config.shape_weight > 0.0 {
+        terms = terms + shape_loss(at, along_u, along_v) * config.shape_weight;
     }
+    terms
 }
 
 /// The running average of `model`'s parameters that `config` asks for, starting at `model`.

@@ -555,6 +555,16 @@ fn training(
                 .text("temperature (on reset)"),
         );
     }
+    if edited.train.model.dropout.iter().all(|&p| p == 0.0) {
+        ui.add(
+            egui::Slider::new(&mut edited.train.shape_weight, 0.0..=1.0)
+                .text("shape term (on reset)"),
+        )
+        .on_hover_text(
+            "the weight of the shape term, a trade between shapes and areas: higher keeps the \
+             texture's shapes, lower its areas even (the closed preset: 0.05)",
+        );
+    }
     ui.add(
         egui::Slider::new(&mut edited.train.lr, 0.001..=0.2)
             .logarithmic(true)

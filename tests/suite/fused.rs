@@ -23,9 +23,12 @@ fn both_ways(config: TrainConfig, steps: usize) {
     assert_eq!(fused.op_path(), None, "the fused step fits {config:?}");
     let mut cpu = Trainer::new(config.clone(), &TrainingDevice::Cpu).unwrap();
     let (a, b) = (fused.train(steps).unwrap(), cpu.train(steps).unwrap());
+    // The closed preset's loss is a sum of terms near 1 of both signs, and the local terms
+    // take differences of nearby outputs, which f32 rounds differently on each device: the
+    // tolerance is relative to the terms' size, not to their sum's.
     for (f, c) in a.iter().zip(&b) {
         assert!(
-            (f.loss - c.loss).abs() <= 1e-3 * c.loss.abs().max(1e-2),
+            (f.loss - c.loss).abs() <= 1e-3 * c.loss.abs().max(1.0),
             "step {}: fused loss {}, cpu loss {}",
             f.step,
             f.loss,
