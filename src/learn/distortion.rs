@@ -95,7 +95,7 @@ fn shape_distortion(a: [f64; 3], b: [f64; 3], d: [f64; 3]) -> f64 {
 
 /// Area of the spherical triangle with unit corners `a`, `b`, `c`, whichever their order
 /// (Van Oosterom and Strackee's formula).
-pub(super) fn triangle_area([a, b, c]: [[f64; 3]; 3]) -> f64 {
+fn triangle_area([a, b, c]: [[f64; 3]; 3]) -> f64 {
     let triple = dot(a, cross(b, c)).abs();
     2.0 * triple.atan2(1.0 + dot(a, b) + dot(b, c) + dot(c, a))
 }
