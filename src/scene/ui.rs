@@ -630,10 +630,15 @@ fn quality_lines(ui: &mut egui::Ui, quality: &SphereQuality) {
         "the cells' areas on the sphere over 4π (1: covered once; less: holes; more: folds); \
          their coefficient of variation (0: equal-area, the texture nowhere stretched)",
     );
+    // A cell folded flat stretches without bound: past 100 the figure says nothing more.
+    let stretch = |s: f64| match s < 100.0 {
+        true => format!("{s:.2}"),
+        false => "> 100".into(),
+    };
     ui.label(format!(
-        "shape median {:.2}   p95 {:.2}   over 2: {:.0} %",
-        grid.shape_median,
-        grid.shape_p95,
+        "shape median {}   p95 {}   over 2: {:.0} %",
+        stretch(grid.shape_median),
+        stretch(grid.shape_p95),
         grid.shape_over_2 * 100.0
     ))
     .on_hover_text(
