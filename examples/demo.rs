@@ -6,30 +6,35 @@
 //!     [--view points|surface|batch]
 //! cargo run --release --example demo -- --headless-frames 300 [--paused]   # timing, no window
 //! cargo run --release --example demo -- --log-fps                          # fps in the log
+//! web/build.sh      # the same demo as a web page, in web/dist (query: ?preset=closed&grid=64)
 //! ```
 
 #[path = "support/cli.rs"]
 mod support;
+#[cfg(target_arch = "wasm32")]
+#[path = "support/web.rs"]
+mod web;
 
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bevy::camera::RenderTarget;
 use bevy::diagnostic::{FrameTimeDiagnosticsPlugin, LogDiagnosticsPlugin};
+use bevy::platform::time::Instant;
 use bevy::prelude::*;
 use bevy::render::gpu_readback::{Readback, ReadbackComplete};
 use bevy::render::render_resource::{TextureFormat, TextureUsages};
 use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 use bevy_neural_sphere::{
-    BackendKind, ColourMode, Error, ImageFit, ImageLibrary, NeuralSpherePlugin,
-    NeuralSphereUiPlugin, Preset, SphereCamera, SphereCameraPlugin, SphereQuality, SphereView,
-    TrainingState, render_adapter,
+    BackendKind, ColourMode, Error, ImageFit, NeuralSpherePlugin, NeuralSphereUiPlugin, Preset,
+    SphereCamera, SphereCameraPlugin, SphereQuality, SphereView, TrainingState,
 };
 use clap::Parser;
+#[cfg(target_arch = "wasm32")]
+use web::bundled_images;
 
 /// The neural sphere demo.
 #[derive(Parser)]
@@ -77,14 +82,9 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), Error> {
     let started = Instant::now();
-    render_adapter()?;
-    let images = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/images");
-    let mut files: Vec<_> = std::fs::read_dir(&images)
-        .map(|dir| dir.filter_map(|entry| Some(entry.ok()?.path())).collect())
-        .unwrap_or_default();
-    files.sort();
-
-    let mut library = ImageLibrary::new(files);
+    #[cfg(not(target_arch = "wasm32"))]
+    bevy_neural_sphere::render_adapter()?;
+    let mut library = bundled_images();
     library.request = args.image.clone();
     library.fit = args.fit;
 
@@ -107,6 +107,9 @@ fn run(args: &Args) -> Result<(), Error> {
         None => WindowPlugin {
             primary_window: Some(Window {
                 title: "Neural sphere".into(),
+                // In a browser: the page's canvas, as large as the page.
+                canvas: Some("#sphere".into()),
+                fit_canvas_to_parent: true,
                 ..default()
             }),
             ..default()
@@ -120,6 +123,8 @@ fn run(args: &Args) -> Result<(), Error> {
         .add_plugins((sphere, NeuralSphereUiPlugin, SphereCameraPlugin))
         .insert_resource(library)
         .insert_resource(ClearColor(Color::srgb(0.05, 0.05, 0.08)));
+    #[cfg(target_arch = "wasm32")]
+    app.add_plugins(web::PagePlugin);
     if args.log_fps {
         app.add_plugins((
             FrameTimeDiagnosticsPlugin::default(),
@@ -137,6 +142,17 @@ fn run(args: &Args) -> Result<(), Error> {
         Some(frames) => time_frames(app, frames, args.preset, started),
     }
     Ok(())
+}
+
+/// The images in `assets/images`.
+#[cfg(not(target_arch = "wasm32"))]
+fn bundled_images() -> bevy_neural_sphere::ImageLibrary {
+    let images = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/images");
+    let mut files: Vec<_> = std::fs::read_dir(&images)
+        .map(|dir| dir.filter_map(|entry| Some(entry.ok()?.path())).collect())
+        .unwrap_or_default();
+    files.sort();
+    bevy_neural_sphere::ImageLibrary::new(files)
 }
 
 /// Renders 1280x720 frames offscreen and prints how long the first picture took, then the

@@ -25,7 +25,8 @@ pub use learn::gpu_copy::{GpuTarget, copy_to_buffer};
 pub use learn::grid::{grid_points, notebook_colour};
 pub use learn::history::{LossBucket, LossHistory};
 pub use learn::image_file::{
-    ImageFit, MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, MAX_TEXTURE_SIDE, read_image_file, square_image,
+    ImageFit, MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, MAX_TEXTURE_SIDE, read_image_bytes, read_image_file,
+    square_image,
 };
 pub use learn::metrics::{
     GridMetrics, PROBES, STRETCH_LIMIT_DEG, SphereMetrics, fibonacci_sphere, grid_metrics,
@@ -61,7 +62,8 @@ pub use scene::{
     settings::{ColourMode, SphereSettings, SphereView},
     surface::{SphereSurfaceMesh, SurfaceMaterial},
     texture::{
-        SphereImage, fit_image, load_image_file, point_colour, sample_texture, uv_test_grid,
+        SphereImage, fit_image, load_image_bytes, load_image_file, point_colour, sample_texture,
+        uv_test_grid,
     },
     training::TrainingState,
 };

@@ -1,6 +1,8 @@
 //! Image files fitted to the square the grid covers: decoded within set limits, then
 //! stretched, extended, letterboxed or cropped to a square at their own resolution.
 
+use std::fs::File;
+use std::io::{BufRead, BufReader, Cursor, Seek};
 use std::path::Path;
 
 use image::imageops::FilterType;
@@ -57,6 +59,21 @@ pub const MAX_IMAGE_BYTES: u64 = 512 << 20;
 /// Files wider or taller than [`MAX_IMAGE_SIDE`], or that would take more than
 /// [`MAX_IMAGE_BYTES`] to decode, are refused before their pixels are read.
 pub fn read_image_file(path: &Path, fit: ImageFit) -> Result<RgbaImage, Error> {
+    read_image(path, fit, || Ok(BufReader::new(File::open(path)?)))
+}
+
+/// [`read_image_file`] for a file's contents already in memory (an upload in a browser);
+/// `name` names it in errors.
+pub fn read_image_bytes(name: &Path, bytes: &[u8], fit: ImageFit) -> Result<RgbaImage, Error> {
+    read_image(name, fit, || Ok(Cursor::new(bytes)))
+}
+
+/// Decodes the image `open` reads, each time from its start, within the limits.
+fn read_image<R: BufRead + Seek>(
+    path: &Path,
+    fit: ImageFit,
+    open: impl Fn() -> std::io::Result<R>,
+) -> Result<RgbaImage, Error> {
     let fail = |e: image::ImageError| Error::Image {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -66,7 +83,7 @@ pub fn read_image_file(path: &Path, fit: ImageFit) -> Result<RgbaImage, Error> {
     limits.max_image_height = Some(MAX_IMAGE_SIDE);
     limits.max_alloc = Some(MAX_IMAGE_BYTES);
     let open = || -> Result<_, Error> {
-        let reader = image::ImageReader::open(path).map_err(|e| fail(e.into()))?;
+        let reader = image::ImageReader::new(open().map_err(|e| fail(e.into()))?);
         reader.with_guessed_format().map_err(|e| fail(e.into()))
     };
     // The header first, so that a refusal can say what the file holds.

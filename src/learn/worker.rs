@@ -7,13 +7,17 @@
 //! blocking work that never yields (a step is a burn call, on wgpu a kernel compilation or an
 //! autotune can take seconds), so it would hold one of the pool's few threads for the app's
 //! whole life and starve the tasks Bevy schedules there.
+//!
+//! In the browser (`wasm32`) there are no threads: the same worker lives inside the handle and
+//! [`TrainingWorker::train_for`] gives it a slice of each frame.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use web_time::Instant;
 
 use super::backend::TrainingDevice;
 use super::config::TrainConfig;
@@ -110,6 +114,7 @@ const MIN_MAP_INTERVAL: Duration = Duration::from_millis(16);
 /// Mapping the grid may take at most this share of the thread's time while it trains.
 const MAX_MAP_SHARE: f64 = 0.1;
 /// How often a thread with a mapping ready looks whether the app took the last one.
+#[cfg(not(target_arch = "wasm32"))]
 const UNREAD_POLL: Duration = Duration::from_millis(4);
 
 /// The app's handle on the training thread. Dropping it ends the thread after its current
@@ -122,7 +127,12 @@ pub(crate) struct TrainingWorker {
     /// Set while a mapping is sent and not yet received, so the thread maps no faster than the
     /// app looks.
     mapping_unread: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    #[cfg(not(target_arch = "wasm32"))]
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// In the browser the worker runs inside the frame; `None` once it has stopped.
+    /// In a mutex only so the handle can live in a Bevy resource; never contended.
+    #[cfg(target_arch = "wasm32")]
+    inline: Mutex<Option<Worker>>,
 }
 
 impl TrainingWorker {
@@ -137,6 +147,7 @@ impl TrainingWorker {
         let (reporter, reports) = channel();
         let mapping_unread = Arc::new(AtomicBool::new(false));
         let unread = mapping_unread.clone();
+        #[cfg(not(target_arch = "wasm32"))]
         let thread = std::thread::Builder::new()
             .name("neural sphere training".into())
             .spawn(move || {
@@ -147,12 +158,47 @@ impl TrainingWorker {
                 worker.run(running, limit);
             })
             .map_err(|e| Error::Config(format!("cannot start the training thread: {e}")))?;
+        #[cfg(target_arch = "wasm32")]
+        let inline = Mutex::new(
+            Worker::start(device, config, requested, reporter, unread).map(|mut w| {
+                w.begin(running, limit);
+                w
+            }),
+        );
         Ok(Self {
             requests,
             reports: Mutex::new(reports),
             mapping_unread,
+            #[cfg(not(target_arch = "wasm32"))]
             thread: Some(thread),
+            #[cfg(target_arch = "wasm32")]
+            inline,
         })
+    }
+
+    /// Takes the queued requests, then trains (and maps) for about `budget`: the browser's
+    /// training, within the frame. Every step taken is reported before it returns.
+    #[cfg(target_arch = "wasm32")]
+    pub fn train_for(&mut self, budget: Duration) {
+        let inline = self
+            .inline
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(worker) = inline.as_mut() else {
+            return;
+        };
+        let started = Instant::now();
+        if !worker.take_requests(Some(started)) {
+            *inline = None;
+            return;
+        }
+        loop {
+            let left = budget.saturating_sub(started.elapsed());
+            if left.is_zero() || !worker.turn(left) {
+                break;
+            }
+        }
+        worker.settle();
     }
 
     /// Queues a request; the thread takes it before its next chunk.
@@ -177,18 +223,32 @@ impl TrainingWorker {
                     reports.push(report);
                 }
                 Err(TryRecvError::Empty) => return (reports, None),
-                Err(TryRecvError::Disconnected) => {
-                    let why = match self.thread.take().map(JoinHandle::join) {
-                        Some(Err(panic)) => panic_message(panic.as_ref()),
-                        _ => "the training thread stopped".into(),
-                    };
-                    return (reports, Some(why));
-                }
+                Err(TryRecvError::Disconnected) => return (reports, Some(self.stopped())),
             }
         }
     }
+
+    /// Why the thread stopped.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn stopped(&mut self) -> String {
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Err(panic)) => panic_message(panic.as_ref()),
+            _ => "the training thread stopped".into(),
+        }
+    }
+
+    /// Why the training stopped (in the browser a panic ends the whole page).
+    #[cfg(target_arch = "wasm32")]
+    fn stopped(&mut self) -> String {
+        *self
+            .inline
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        "the training stopped".into()
+    }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     let message = (panic.downcast_ref::<String>().map(String::as_str))
         .or_else(|| panic.downcast_ref::<&str>().copied())
@@ -277,26 +337,38 @@ impl Worker {
         Some(worker)
     }
 
-    fn run(mut self, running: bool, limit: Option<f64>) {
+    fn begin(&mut self, running: bool, limit: Option<f64>) {
         self.running = running;
         self.set_limit(limit);
         self.update_phase();
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn run(mut self, running: bool, limit: Option<f64>) {
+        self.begin(running, limit);
         loop {
             let wake = self.wake_at();
             if !self.take_requests(wake) {
                 return;
             }
-            if self.mapping_due() {
-                self.publish_mapping();
-            }
-            self.forget_idle_credit();
-            let steps = self.steps_now();
-            if steps > 0 {
-                self.train(steps);
-            } else {
-                self.settle();
-            }
+            self.turn(CHUNK);
         }
+    }
+
+    /// Maps the points if that is due, then takes a chunk of steps lasting about `chunk`, or
+    /// reports the steps in flight when there are none to take. Returns whether it trained.
+    fn turn(&mut self, chunk: Duration) -> bool {
+        if self.mapping_due() {
+            self.publish_mapping();
+        }
+        self.forget_idle_credit();
+        let steps = self.steps_now(chunk);
+        if steps > 0 {
+            self.train(steps);
+        } else {
+            self.settle();
+        }
+        steps > 0
     }
 
     fn send(&self, report: Report) {
@@ -313,6 +385,7 @@ impl Worker {
     }
 
     /// When the thread next has something to do without a request: `None` is never.
+    #[cfg(not(target_arch = "wasm32"))]
     fn wake_at(&self) -> Option<Instant> {
         let now = Instant::now();
         if self.single_steps > 0 || self.in_flight.is_some() {
@@ -466,6 +539,7 @@ impl Worker {
     }
 
     /// When the step limit allows the next step, if it does not now.
+    #[cfg(not(target_arch = "wasm32"))]
     fn next_step_allowed(&self) -> Option<Instant> {
         let rate = self.limit?;
         let (since, at) = self.limit_since;
@@ -474,13 +548,13 @@ impl Worker {
         (allowed > Instant::now()).then_some(allowed)
     }
 
-    /// How many steps to take now.
-    fn steps_now(&self) -> usize {
+    /// How many steps to take now, in a chunk lasting about `chunk`.
+    fn steps_now(&self, chunk: Duration) -> usize {
         if self.cold && (self.running || self.single_steps > 0) {
             // One step alone while the kernels compile, so the phase changes as soon as they are.
             return 1;
         }
-        let chunk = (CHUNK.as_secs_f64() / self.seconds_per_step.max(1e-7)) as usize;
+        let chunk = (chunk.as_secs_f64() / self.seconds_per_step.max(1e-7)) as usize;
         let chunk = chunk.clamp(1, 1000);
         if !self.running {
             return self.single_steps.min(chunk);

@@ -8,6 +8,8 @@
 #[cfg(feature = "camera")]
 pub(crate) mod camera;
 pub(crate) mod commands;
+#[cfg(all(feature = "ui", not(target_arch = "wasm32")))]
+pub(crate) mod file_dialog;
 pub(crate) mod orbit;
 pub(crate) mod plugin;
 pub(crate) mod points;

@@ -20,8 +20,8 @@ use crate::learn::image_file::ImageFit;
 /// Trains the square-to-sphere network live and shows the mapping as textured points or as a
 /// textured surface.
 ///
-/// Training runs on a thread of its own at full speed while the app draws; configure it
-/// builder-style, drive it through [`SphereCommand`] messages and read [`TrainingState`] and
+/// Training runs on a thread of its own at full speed while the app draws (in a browser, which
+/// has no threads, on the CPU within each frame for a set budget); configure it builder-style, drive it through [`SphereCommand`] messages and read [`TrainingState`] and
 /// [`SphereMapping`].
 #[derive(Debug, Clone, Default)]
 pub struct NeuralSpherePlugin {
@@ -81,7 +81,8 @@ pub enum NeuralSphereSystems {
     /// Applies [`SphereCommand`]s.
     Commands,
     /// Starts the training thread, forwards the settings to it and collects what it reports:
-    /// steps, losses and the network's positions.
+    /// steps, losses and the network's positions. In a browser it also trains, within the
+    /// frame.
     Train,
     /// Updates the points' and the surface's materials and visibility, writes exports and
     /// measures the mapping.
@@ -127,7 +128,13 @@ impl Plugin for NeuralSpherePlugin {
             Update,
             (
                 apply_commands.in_set(NeuralSphereSystems::Commands),
-                (start_worker, forward_settings, collect_reports)
+                (
+                    start_worker,
+                    forward_settings,
+                    #[cfg(target_arch = "wasm32")]
+                    super::training::train_in_frame,
+                    collect_reports,
+                )
                     .chain()
                     .in_set(NeuralSphereSystems::Train),
                 (

@@ -1,11 +1,13 @@
-//! How well the mapped grid covers the sphere, measured on another thread about once a
+//! How well the mapped grid covers the sphere, measured as a task on Bevy's
+//! `AsyncComputeTaskPool` (another thread natively, between frames in a browser) about once a
 //! second. Where the points live on the GPU, the mapping is read back for it at that pace and
 //! no faster.
 
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use bevy::platform::time::Instant;
 use bevy::prelude::*;
+use bevy::tasks::{AsyncComputeTaskPool, Task, block_on, poll_once};
 
 use super::positions::SphereMapping;
 use super::training::{SphereTrainer, TrainingState};
@@ -31,10 +33,10 @@ impl SphereQuality {
     }
 }
 
-/// The metrics being computed on another thread, and when the last ones started.
+/// The metrics being computed off the frame path, and when the last ones started.
 #[derive(Resource, Default)]
 pub(crate) struct QualityTask {
-    running: Option<(usize, JoinHandle<(SphereMetrics, GridMetrics)>)>,
+    running: Option<(usize, Task<(SphereMetrics, GridMetrics)>)>,
     started: Option<Instant>,
     /// The mapping changed since the last measurement started.
     stale: bool,
@@ -45,7 +47,7 @@ pub(crate) struct QualityTask {
 /// How often [`SphereQuality`] is refreshed.
 const QUALITY_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Measures the mapped grid on another thread, at most about once a second, asking the
+/// Measures the mapped grid off the frame path, at most about once a second, asking the
 /// training thread for a read-back when the positions only live on the GPU.
 pub(crate) fn measure_quality(
     mapping: Res<SphereMapping>,
@@ -54,14 +56,15 @@ pub(crate) fn measure_quality(
     mut task: ResMut<QualityTask>,
     mut quality: ResMut<SphereQuality>,
 ) {
-    if let Some((step, running)) = task.running.take_if(|(_, t)| t.is_finished())
-        && let Ok((sphere, grid)) = running.join()
+    if let Some((step, running)) = &mut task.running
+        && let Some((sphere, grid)) = block_on(poll_once(running))
     {
         *quality = SphereQuality {
             sphere: Some(sphere),
             grid: Some(grid),
-            step,
+            step: *step,
         };
+        task.running = None;
     }
     task.stale |= mapping.is_changed() && mapping.mapped.len() == mapping.points.len();
     let due = task.started.is_none_or(|t| t.elapsed() >= QUALITY_INTERVAL);
@@ -82,6 +85,7 @@ pub(crate) fn measure_quality(
     task.stale = false;
     task.running = Some((
         mapping.step,
-        std::thread::spawn(move || (sphere_metrics(&mapped), grid_metrics(grid, &mapped))),
+        AsyncComputeTaskPool::get()
+            .spawn(async move { (sphere_metrics(&mapped), grid_metrics(grid, &mapped)) }),
     ));
 }

@@ -22,6 +22,10 @@ impl Plugin for RenderDeviceSharingPlugin {
     fn build(&self, _app: &mut App) {}
 
     fn finish(&self, app: &mut App) {
+        if cfg!(target_arch = "wasm32") {
+            // In a browser the CPU backend trains (see `BackendKind::choose`): nothing to share.
+            return;
+        }
         match app.get_sub_app_mut(RenderApp) {
             Some(render_app) => {
                 render_app.add_systems(ExtractSchedule, share_render_device);

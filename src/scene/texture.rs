@@ -10,7 +10,7 @@ use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
 use image::{DynamicImage, RgbaImage};
 
 use crate::Error;
-use crate::learn::image_file::{ImageFit, read_image_file, square_image};
+use crate::learn::image_file::{ImageFit, read_image_bytes, read_image_file, square_image};
 
 /// Side, in pixels, of the UV test grid.
 const TEST_GRID_SIDE: u32 = 512;
@@ -32,6 +32,11 @@ pub fn uv_test_grid() -> Image {
 /// texture: [`read_image_file`] made a Bevy image.
 pub fn load_image_file(path: &Path, fit: ImageFit) -> Result<Image, Error> {
     read_image_file(path, fit).map(to_bevy)
+}
+
+/// [`load_image_file`] for a file's contents already in memory; `name` names it in errors.
+pub fn load_image_bytes(name: &Path, bytes: &[u8], fit: ImageFit) -> Result<Image, Error> {
+    read_image_bytes(name, bytes, fit).map(to_bevy)
 }
 
 /// Fits an image to a square texture: [`square_image`] made a Bevy image.

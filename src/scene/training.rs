@@ -1,10 +1,12 @@
 //! The bridge to the training thread: starts it once its device is ready, forwards the
 //! settings, and collects each frame what it reported into [`TrainingState`], the point
-//! buffers and [`SphereMapping`]. No system here waits for training.
+//! buffers and [`SphereMapping`]. No system here waits for training. In a browser, which has
+//! no threads, [`train_in_frame`] gives the training a slice of each frame instead.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use bevy::platform::time::Instant;
 use bevy::prelude::*;
 use bevy::render::renderer::RenderAdapterInfo;
 
@@ -260,6 +262,19 @@ impl SphereTrainer {
         }
         requests.into_iter().for_each(|r| self.send(r));
         self.sent = wanted;
+    }
+}
+
+/// How much of each frame a browser page gives to training, where there is no thread for it.
+#[cfg(target_arch = "wasm32")]
+pub(crate) const FRAME_TRAINING_BUDGET: Duration = Duration::from_millis(12);
+
+/// Trains within the frame for [`FRAME_TRAINING_BUDGET`]: the browser's training, which has no
+/// thread of its own.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn train_in_frame(mut trainer: ResMut<SphereTrainer>) {
+    if let Some(worker) = trainer.worker.as_mut() {
+        worker.train_for(FRAME_TRAINING_BUDGET);
     }
 }
 

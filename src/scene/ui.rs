@@ -3,7 +3,7 @@
 //! the plugin's resources and sends [`SphereCommand`]s and [`RecordOrbit`]s.
 
 use std::path::{Path, PathBuf};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 
 use bevy::camera::SubCameraView;
 use bevy::prelude::*;
@@ -13,10 +13,14 @@ use bevy_egui::{
 use egui_plot::{AxisHints, FilledArea, Line, Plot};
 
 use super::commands::SphereCommand;
-use super::orbit::{OrbitSpec, RecordOrbit, RecordingStatus};
+#[cfg(not(target_arch = "wasm32"))]
+use super::file_dialog::{DialogPurpose, FileDialog};
+use super::orbit::OrbitSpec;
+#[cfg(not(target_arch = "wasm32"))]
+use super::orbit::{RecordOrbit, RecordingStatus};
 use super::quality::SphereQuality;
 use super::settings::{ColourMode, SphereSettings, SphereView};
-use super::texture::load_image_file;
+use super::texture::{load_image_bytes, load_image_file};
 use super::training::TrainingState;
 use crate::Error;
 use crate::learn::config::Preset;
@@ -58,6 +62,9 @@ pub struct ImageLibrary {
     pub fit: ImageFit,
     /// An image file to open on the next frame.
     pub request: Option<PathBuf>,
+    /// Files given by their contents rather than read from disk (a browser has no file
+    /// system): see [`ImageLibrary::add_contents`].
+    contents: Vec<(PathBuf, Arc<[u8]>)>,
     loaded: Vec<(PathBuf, Handle<Image>)>,
     selected: Option<PathBuf>,
     error: Option<String>,
@@ -70,6 +77,19 @@ impl ImageLibrary {
             files: files.into_iter().map(|f| canonical(&f)).collect(),
             ..default()
         }
+    }
+
+    /// Adds an image file by its contents under `name` (the web demo's bundled images and
+    /// uploads), in place of an earlier one of that name. Open it by setting
+    /// [`ImageLibrary::request`] to `name`.
+    pub fn add_contents(&mut self, name: impl Into<PathBuf>, contents: impl Into<Arc<[u8]>>) {
+        let name = name.into();
+        self.contents.retain(|(n, _)| *n != name);
+        self.loaded.retain(|(n, _)| *n != name);
+        if !self.files.contains(&name) {
+            self.files.push(name.clone());
+        }
+        self.contents.push((name, contents.into()));
     }
 
     /// Colours the points with the image at `path`, if it reads; if it does not, the current
@@ -100,7 +120,11 @@ impl ImageLibrary {
         if let Some((_, handle)) = self.loaded.iter().find(|(p, _)| p == path) {
             return Ok(handle.clone());
         }
-        let handle = images.add(load_image_file(path, self.fit)?);
+        let image = match self.contents.iter().find(|(p, _)| p == path) {
+            Some((_, contents)) => load_image_bytes(path, contents, self.fit)?,
+            None => load_image_file(path, self.fit)?,
+        };
+        let handle = images.add(image);
         self.loaded.push((path.to_path_buf(), handle.clone()));
         Ok(handle)
     }
@@ -113,6 +137,10 @@ fn canonical(path: &Path) -> PathBuf {
 
 /// Panel inputs that are not settings yet.
 #[derive(Resource)]
+#[cfg_attr(
+    target_arch = "wasm32",
+    expect(dead_code, reason = "a page has no file paths to type")
+)]
 struct PanelState {
     /// The seed the next reset uses.
     seed: u64,
@@ -131,6 +159,7 @@ struct PanelState {
     /// The next recording.
     orbit: OrbitSpec,
     /// The file dialog open now, if any.
+    #[cfg(not(target_arch = "wasm32"))]
     dialog: Option<FileDialog>,
 }
 
@@ -145,6 +174,7 @@ impl Default for PanelState {
             checkpoint_path: "sphere.mpk".into(),
             export_path: "sphere".into(),
             orbit: OrbitSpec::new("orbit.mp4"),
+            #[cfg(not(target_arch = "wasm32"))]
             dialog: None,
         }
     }
@@ -163,46 +193,6 @@ impl PanelState {
         if before.map(|(_, grid)| grid) != Some(now.1) {
             self.grid = now.1;
         }
-    }
-}
-
-/// What a file dialog's answer is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DialogPurpose {
-    OpenImage,
-    LoadCheckpoint,
-    SaveCheckpoint,
-    RecordTo,
-}
-
-/// A native file dialog on its own thread, so that the app keeps drawing while it is open.
-struct FileDialog {
-    purpose: DialogPurpose,
-    answer: JoinHandle<Option<PathBuf>>,
-}
-
-impl FileDialog {
-    fn open(purpose: DialogPurpose) -> Self {
-        let answer = std::thread::spawn(move || {
-            let dialog = rfd::FileDialog::new();
-            match purpose {
-                DialogPurpose::OpenImage => dialog
-                    .add_filter("images", &["png", "jpg", "jpeg"])
-                    .pick_file(),
-                DialogPurpose::LoadCheckpoint => dialog
-                    .add_filter("checkpoints", &[crate::CHECKPOINT_EXTENSION])
-                    .pick_file(),
-                DialogPurpose::SaveCheckpoint => dialog
-                    .add_filter("checkpoints", &[crate::CHECKPOINT_EXTENSION])
-                    .set_file_name("sphere.mpk")
-                    .save_file(),
-                DialogPurpose::RecordTo => dialog
-                    .add_filter("videos", &["mp4", "gif"])
-                    .set_file_name("orbit.mp4")
-                    .save_file(),
-            }
-        });
-        Self { purpose, answer }
     }
 }
 
@@ -240,19 +230,21 @@ fn smoothed(points: &[[f64; 2]], window: usize) -> Vec<[f64; 2]> {
 }
 
 /// Acts on a file dialog's answer, if it has come.
+#[cfg(not(target_arch = "wasm32"))]
 fn answer_dialog(
     panel: &mut PanelState,
     library: &mut ImageLibrary,
     commands: &mut MessageWriter<SphereCommand>,
 ) {
-    let Some(dialog) = panel.dialog.take_if(|d| d.answer.is_finished()) else {
+    let Some(dialog) = panel.dialog.take_if(|d| d.closed()) else {
         return;
     };
+    let purpose = dialog.purpose;
     // A dialog that failed or was cancelled answers nothing.
-    let Ok(Some(path)) = dialog.answer.join() else {
+    let Some(path) = dialog.chosen() else {
         return;
     };
-    match dialog.purpose {
+    match purpose {
         DialogPurpose::OpenImage => library.request = Some(path),
         DialogPurpose::LoadCheckpoint => {
             panel.checkpoint_path = path.display().to_string();
@@ -267,6 +259,7 @@ fn answer_dialog(
 }
 
 /// A button that opens a file dialog, disabled while one is open.
+#[cfg(not(target_arch = "wasm32"))]
 fn dialog_button(ui: &mut egui::Ui, panel: &mut PanelState, label: &str, purpose: DialogPurpose) {
     let button = ui
         .add_enabled(panel.dialog.is_none(), egui::Button::new(label))
@@ -282,12 +275,12 @@ fn panel(
     mut settings: ResMut<SphereSettings>,
     state: Res<TrainingState>,
     quality: Res<SphereQuality>,
-    recording: Res<RecordingStatus>,
+    #[cfg(not(target_arch = "wasm32"))] recording: Res<RecordingStatus>,
     mut panel: ResMut<PanelState>,
     mut library: ResMut<ImageLibrary>,
     mut images: ResMut<Assets<Image>>,
     mut commands: MessageWriter<SphereCommand>,
-    mut record: MessageWriter<RecordOrbit>,
+    #[cfg(not(target_arch = "wasm32"))] mut record: MessageWriter<RecordOrbit>,
     time: Res<Time>,
     #[cfg(feature = "camera")] mut cameras: Query<(
         &mut super::camera::SphereCamera,
@@ -296,6 +289,7 @@ fn panel(
 ) -> Result {
     let panel = &mut *panel;
     panel.follow(&settings);
+    #[cfg(not(target_arch = "wasm32"))]
     answer_dialog(panel, &mut library, &mut commands);
     let thumbnails: Vec<(PathBuf, Option<egui::TextureId>)> = (library.files.clone().into_iter())
         .map(|path| {
@@ -362,10 +356,19 @@ fn panel(
                             &mut commands,
                         )
                     });
-                egui::CollapsingHeader::new("Checkpoint and export")
-                    .show(ui, |ui| files(ui, panel, &state, &mut commands));
-                egui::CollapsingHeader::new("Record orbit")
-                    .show(ui, |ui| record_orbit(ui, panel, &recording, &mut record));
+                #[cfg(not(target_arch = "wasm32"))]
+                {
+                    egui::CollapsingHeader::new("Checkpoint and export")
+                        .show(ui, |ui| files(ui, panel, &state, &mut commands));
+                    egui::CollapsingHeader::new("Record orbit")
+                        .show(ui, |ui| record_orbit(ui, panel, &recording, &mut record));
+                }
+                #[cfg(target_arch = "wasm32")]
+                {
+                    ui.label("trained with:");
+                    ui.small(&state.trained_with);
+                    ui.small("Checkpoints, exports and orbit videos are in the native demo.");
+                }
             });
         });
     let scale = ctx.pixels_per_point();
@@ -729,6 +732,10 @@ fn legend(ui: &mut egui::Ui, scale: DistortionScale) {
 }
 
 /// Thumbnails of the library, a path field, a file dialog and the fit.
+#[cfg_attr(
+    target_arch = "wasm32",
+    expect(unused_variables, reason = "a page has no path field")
+)]
 fn image_picker(
     ui: &mut egui::Ui,
     panel: &mut PanelState,
@@ -770,6 +777,7 @@ fn image_picker(
             }
         }
     });
+    #[cfg(not(target_arch = "wasm32"))]
     ui.horizontal(|ui| {
         ui.text_edit_singleline(&mut panel.image_path)
             .on_hover_text("an image file, or drop one on the window");
@@ -778,6 +786,8 @@ fn image_picker(
         }
         dialog_button(ui, panel, "Browse...", DialogPurpose::OpenImage);
     });
+    #[cfg(target_arch = "wasm32")]
+    ui.small("Open an image with the page's button, or drop one on the page.");
     if let Some(path) = open {
         library.open(&path, images, commands);
     }
@@ -787,6 +797,7 @@ fn image_picker(
 }
 
 /// Saving and loading checkpoints, exporting the grid.
+#[cfg(not(target_arch = "wasm32"))]
 fn files(
     ui: &mut egui::Ui,
     panel: &mut PanelState,
@@ -821,6 +832,7 @@ fn files(
 }
 
 /// Size, length and file of an orbit video, and the recording's progress.
+#[cfg(not(target_arch = "wasm32"))]
 fn record_orbit(
     ui: &mut egui::Ui,
     panel: &mut PanelState,

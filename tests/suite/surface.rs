@@ -2,12 +2,12 @@
 //! it writes, read back and checked by the Khronos validator.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use bevy_neural_sphere::{SphereSurface, SurfacePaint, grid_points, notebook_colour, write_glb};
 use image::{Rgba, RgbaImage};
 
 use crate::metrics::{mapped, octahedral};
+use crate::node::run_node;
 
 /// The octahedral map with the square's right half sent to the antipodes: neighbours across
 /// the middle lie almost opposite each other, a tear along a whole column of cells.
@@ -88,22 +88,9 @@ struct Verdict {
     messages: String,
 }
 
-/// Runs the Khronos glTF validator (`tests/gltf`, installed with npm the first time).
+/// Runs the Khronos glTF validator (`tests/gltf`).
 fn validate(glb: &Path) -> Verdict {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gltf");
-    if !dir.join("node_modules/gltf-validator").exists() {
-        let installed = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
-            .arg(&dir)
-            .status()
-            .expect("npm runs (Node.js and npm are in the README's system packages)");
-        assert!(installed.success(), "npm ci in tests/gltf failed");
-    }
-    let output = Command::new("node")
-        .arg(dir.join("validate.mjs"))
-        .arg(glb)
-        .output()
-        .expect("node runs");
+    let output = run_node("tests/gltf/validate.mjs", &[glb]);
     assert!(
         output.status.success(),
         "the validator failed: {}",

@@ -97,17 +97,23 @@ fn pair_pass(block: &[f32], k: f32, out: &mut [f32]) -> f64 {
             (n as f64 * (1.0 - (1.0 - share).sqrt())).round() as usize
         })
         .collect();
+    // The first share runs on this thread, so one share (the only one in a browser, which has
+    // no threads) spawns none.
     let parts: Vec<(f64, [Vec<f32>; 3])> = std::thread::scope(|scope| {
-        let parts: Vec<_> = bounds
+        let others: Vec<_> = bounds[1..]
             .windows(2)
             .map(|rows| {
                 let rows = rows[0]..rows[1];
                 scope.spawn(move || rows_pass_fastest(columns, k, rows))
             })
             .collect();
-        parts
-            .into_iter()
-            .map(|p| p.join().expect("a pair pass panicked"))
+        let first = rows_pass_fastest(columns, k, bounds[0]..bounds[1]);
+        std::iter::once(first)
+            .chain(
+                others
+                    .into_iter()
+                    .map(|p| p.join().expect("a pair pass panicked")),
+            )
             .collect()
     });
     out.fill(0.0);

@@ -1,0 +1,110 @@
+//! The demo's side of its web page (`web/index.html`): the bundled images, compiled in since a
+//! page has no file system; images the page hands over (its file input, a drop); and what the
+//! page can read back (steps, speed, backend), for people and for the browser test.
+
+use std::sync::Mutex;
+
+use bevy::prelude::*;
+use bevy_neural_sphere::{ImageLibrary, TrainingState};
+use wasm_bindgen::prelude::wasm_bindgen;
+
+/// The images in `assets/images`, by name.
+const BUNDLED: [(&str, &[u8]); 4] = [
+    (
+        "astronaut.jpg",
+        include_bytes!("../../assets/images/astronaut.jpg"),
+    ),
+    (
+        "chelsea.jpg",
+        include_bytes!("../../assets/images/chelsea.jpg"),
+    ),
+    (
+        "coffee.jpg",
+        include_bytes!("../../assets/images/coffee.jpg"),
+    ),
+    ("earth.jpg", include_bytes!("../../assets/images/earth.jpg")),
+];
+
+/// A library of the bundled images.
+pub fn bundled_images() -> ImageLibrary {
+    let mut library = ImageLibrary::default();
+    for (name, contents) in BUNDLED {
+        library.add_contents(name, contents);
+    }
+    library
+}
+
+/// Images handed over by the page since the last frame.
+static UPLOADS: Mutex<Vec<(String, Vec<u8>)>> = Mutex::new(Vec::new());
+
+/// What the page reads back, as of the last frame.
+static STATUS: Mutex<PageStatus> = Mutex::new(PageStatus {
+    steps: 0,
+    steps_per_second: 0.0,
+    frames: 0,
+    backend: String::new(),
+});
+
+struct PageStatus {
+    steps: usize,
+    steps_per_second: f64,
+    frames: usize,
+    backend: String,
+}
+
+/// Opens an image file's contents (PNG or JPEG) on the sphere from the next frame; the page
+/// calls this for its file input and for files dropped on it.
+#[wasm_bindgen]
+pub fn open_image(name: String, contents: Vec<u8>) {
+    UPLOADS.lock().unwrap().push((name, contents));
+}
+
+/// Training steps taken so far.
+#[wasm_bindgen]
+pub fn training_steps() -> usize {
+    STATUS.lock().unwrap().steps
+}
+
+/// Training steps per second, over about the last second.
+#[wasm_bindgen]
+pub fn steps_per_second() -> f64 {
+    STATUS.lock().unwrap().steps_per_second
+}
+
+/// Frames drawn so far.
+#[wasm_bindgen]
+pub fn frames() -> usize {
+    STATUS.lock().unwrap().frames
+}
+
+/// Which backend trains, and why.
+#[wasm_bindgen]
+pub fn backend() -> String {
+    STATUS.lock().unwrap().backend.clone()
+}
+
+/// Connects the app to the page: takes its images, publishes the status.
+pub struct PagePlugin;
+
+impl Plugin for PagePlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(Update, (take_uploads, publish_status));
+    }
+}
+
+fn take_uploads(mut library: ResMut<ImageLibrary>) {
+    for (name, contents) in std::mem::take(&mut *UPLOADS.lock().unwrap()) {
+        library.add_contents(name.as_str(), contents);
+        library.request = Some(name.into());
+    }
+}
+
+fn publish_status(state: Res<TrainingState>) {
+    let mut status = STATUS.lock().unwrap();
+    status.steps = state.steps;
+    status.steps_per_second = state.steps_per_second;
+    status.frames += 1;
+    if status.backend != state.backend {
+        status.backend.clone_from(&state.backend);
+    }
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds the demo as a web page in web/dist: index.html, demo.js and demo_bg.wasm. Serve it with
+# any static server, e.g. `python3 -m http.server -d web/dist`, and open it in a browser with
+# WebGPU. Installs what it lacks: the wasm32 target and the wasm-bindgen-cli that matches
+# Cargo.lock (under ~/.cache/bevy_neural_sphere).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rustup target list --installed | grep -qx wasm32-unknown-unknown \
+    || rustup target add wasm32-unknown-unknown
+
+version=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
+tools="$HOME/.cache/bevy_neural_sphere/wasm-bindgen-$version"
+if [[ "$("$tools/bin/wasm-bindgen" --version 2>/dev/null)" != "wasm-bindgen $version" ]]; then
+    # Not --locked: its lock file names a webpki-roots release that crates.io no longer serves.
+    cargo install --quiet --root "$tools" wasm-bindgen-cli --version "$version"
+fi
+
+cargo build --release --target wasm32-unknown-unknown --example demo
+target_dir=${CARGO_TARGET_DIR:-target}
+dist=web/dist
+rm -rf "$dist"
+mkdir -p "$dist"
+# Without the name section: 61 MB, 13 MB gzipped; smaller gzipped than binaryen's `wasm-opt -Oz` made
+# it (Debian 12's binaryen 108 also breaks the externref table this wasm-bindgen emits).
+"$tools/bin/wasm-bindgen" --target web --no-typescript --remove-name-section \
+    --remove-producers-section --out-dir "$dist" --out-name demo \
+    "$target_dir/wasm32-unknown-unknown/release/examples/demo.wasm"
+cp web/index.html "$dist/"
+raw=$(stat -c %s "$dist/demo_bg.wasm")
+gzipped=$(gzip -9 -c "$dist/demo_bg.wasm" | wc -c)
+echo "built $dist: demo_bg.wasm $((raw / 1000000)) MB, $((gzipped / 1000000)) MB gzipped"

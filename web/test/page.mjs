@@ -1,0 +1,146 @@
+// Loads the built web demo (web/dist) in headless Chromium with WebGPU, served on the loopback,
+// and checks what a visitor sees: the sphere drawn right of the panel in many colours, the
+// training steps advancing, and an image loaded through the page's file input changing the
+// colours. Prints the time to the first picture, the frame rate, the training speed and the
+// backend. Exits non-zero with one line on the first check that fails.
+//
+//     node web/test/page.mjs [web/dist] [image to load]
+
+import { createServer } from "node:http";
+import { readFile } from "node:fs/promises";
+import { extname, join, resolve } from "node:path";
+import { chromium } from "playwright-core";
+import { PNG } from "pngjs";
+
+const dist = resolve(process.argv[2] ?? "web/dist");
+const image = resolve(process.argv[3] ?? "assets/images/earth.jpg");
+const LIMIT_S = 240;
+const started = Date.now();
+const seconds = () => (Date.now() - started) / 1000;
+
+const types = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
+const server = createServer(async (request, response) => {
+  const url = new URL(request.url, "http://localhost").pathname;
+  const path = url === "/" ? "/index.html" : url;
+  try {
+    const body = await readFile(join(dist, path));
+    response.writeHead(200, { "content-type": types[extname(path)] ?? "application/octet-stream" });
+    response.end(body);
+  } catch {
+    response.writeHead(404).end();
+  }
+});
+await new Promise((ready) => server.listen(0, "127.0.0.1", ready));
+const url = `http://127.0.0.1:${server.address().port}/`;
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  // WebGPU on SwiftShader through Vulkan: with Chromium's default headless GL the canvas's swap
+  // chain has no shared-image backing and the device is lost on the first frames.
+  args: ["--no-sandbox", "--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-angle=vulkan",
+         "--use-vulkan=swiftshader", "--enable-unsafe-swiftshader",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--no-first-run", "--disable-quic"],
+});
+let failed = null;
+try {
+  await check(await browser.newPage({ viewport: { width: 1280, height: 720 } }));
+} catch (error) {
+  failed = error;
+} finally {
+  await browser.close();
+  server.close();
+}
+if (failed) {
+  console.error(`web test failed after ${seconds().toFixed(0)} s: ${failed.message}`);
+  process.exit(1);
+}
+
+async function check(page) {
+  const logs = [];
+  page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => logs.push(`page error: ${e.message}`));
+  const fail = (what) => {
+    throw new Error(`${what}\n  last page logs:\n  ${logs.slice(-8).join("\n  ")}`);
+  };
+  await page.goto(url);
+
+  // The first picture: the sphere right of the panel, lit and colourful.
+  let picture = null;
+  while (!picture) {
+    if (seconds() > LIMIT_S) fail(`no sphere on the canvas within ${LIMIT_S} s`);
+    const message = await page.$eval("#message", (m) => m.className === "shown" && m.textContent);
+    if (message && !message.startsWith("Loading")) fail(`the page says: ${message}`);
+    const shot = sphereColours(await page.screenshot());
+    if (shot.lit > 2000 && shot.colours >= 24) picture = shot;
+    else await page.waitForTimeout(250);
+  }
+  const firstPicture = seconds();
+
+  // Steps, frames and speed over a few seconds.
+  const status = () => page.evaluate(() => ({
+    steps: window.sphere.training_steps(),
+    frames: window.sphere.frames(),
+    speed: window.sphere.steps_per_second(),
+    backend: window.sphere.backend(),
+  }));
+  const before = await status();
+  const t0 = Date.now();
+  await page.waitForTimeout(5000);
+  const after = await status();
+  const span = (Date.now() - t0) / 1000;
+  if (after.steps <= before.steps) fail(`training steps did not advance (${before.steps} → ${after.steps})`);
+
+  // An image through the page's file input recolours the sphere.
+  const textured = sphereColours(await page.screenshot());
+  await page.setInputFiles("#image", image);
+  let recoloured = null;
+  for (let i = 0; i < 40 && !recoloured; i++) {
+    await page.waitForTimeout(250);
+    const shot = sphereColours(await page.screenshot());
+    if (histogramDistance(textured.hues, shot.hues) > 0.25) recoloured = shot;
+  }
+  if (!recoloured) fail("loading an image through the page did not change the sphere's colours");
+
+  console.log(`first picture after ${firstPicture.toFixed(1)} s (page load to a lit, colourful sphere)`);
+  console.log(`${((after.frames - before.frames) / span).toFixed(1)} fps, ` +
+              `${((after.steps - before.steps) / span).toFixed(0)} training steps/s ` +
+              `(${before.steps} → ${after.steps} steps in ${span.toFixed(1)} s)`);
+  console.log(`backend: ${after.backend}`);
+  console.log(`colours right of the panel: ${picture.colours} at first, ${recoloured.colours} after ` +
+              `the image (hue change ${histogramDistance(textured.hues, recoloured.hues).toFixed(2)})`);
+  await page.screenshot({ path: join(dist, "screenshot.png") });
+}
+
+// Pixels right of the panel (x ≥ 400) that differ from the background: how many, how many
+// distinct colours (4 bits a channel), and their histogram over 12 hues.
+function sphereColours(png) {
+  const { width, height, data } = PNG.sync.read(png);
+  const background = [13, 13, 20];
+  const colours = new Set();
+  const hues = new Array(12).fill(0);
+  let lit = 0;
+  for (let y = 0; y < height; y++) {
+    for (let x = 400; x < width; x++) {
+      const i = (y * width + x) * 4;
+      const [r, g, b] = [data[i], data[i + 1], data[i + 2]];
+      if (Math.abs(r - background[0]) + Math.abs(g - background[1]) + Math.abs(b - background[2]) < 40) continue;
+      lit++;
+      colours.add((r >> 4) << 8 | (g >> 4) << 4 | (b >> 4));
+      hues[hueBucket(r, g, b)]++;
+    }
+  }
+  return { lit, colours: colours.size, hues: hues.map((h) => h / Math.max(lit, 1)) };
+}
+
+function hueBucket(r, g, b) {
+  const max = Math.max(r, g, b), min = Math.min(r, g, b);
+  if (max - min < 24) return 0; // greys share a bucket
+  let h = max === r ? (g - b) / (max - min) : max === g ? 2 + (b - r) / (max - min) : 4 + (r - g) / (max - min);
+  h = ((h * 60) + 360) % 360;
+  return 1 + Math.min(10, Math.floor(h / 36));
+}
+
+function histogramDistance(a, b) {
+  return a.reduce((sum, x, i) => sum + Math.abs(x - b[i]), 0) / 2;
+}
