@@ -265,17 +265,31 @@ impl SphereTrainer {
     }
 }
 
-/// How much of each frame a browser page gives to training, where there is no thread for it.
+/// The least of each frame a browser page gives to training, where there is no thread for it.
 #[cfg(target_arch = "wasm32")]
-pub(crate) const FRAME_TRAINING_BUDGET: Duration = Duration::from_millis(12);
+const MIN_FRAME_TRAINING: Duration = Duration::from_millis(12);
+/// The most of each frame a browser page gives to training.
+#[cfg(target_arch = "wasm32")]
+const MAX_FRAME_TRAINING: Duration = Duration::from_millis(100);
 
-/// Trains within the frame for [`FRAME_TRAINING_BUDGET`]: the browser's training, which has no
-/// thread of its own.
+/// Trains within the frame: the browser's training, which has no thread of its own. It gets a
+/// third of what the rest of the last frame took, within [`MIN_FRAME_TRAINING`] and
+/// [`MAX_FRAME_TRAINING`]: 12 ms at 60 fps, more where drawing is slow (a software WebGPU),
+/// so that the sphere still forms at a few frames a second.
 #[cfg(target_arch = "wasm32")]
-pub(crate) fn train_in_frame(mut trainer: ResMut<SphereTrainer>) {
-    if let Some(worker) = trainer.worker.as_mut() {
-        worker.train_for(FRAME_TRAINING_BUDGET);
-    }
+pub(crate) fn train_in_frame(
+    mut trainer: ResMut<SphereTrainer>,
+    time: Res<Time<Real>>,
+    mut last: Local<Duration>,
+) {
+    let Some(worker) = trainer.worker.as_mut() else {
+        return;
+    };
+    let rest = time.delta().saturating_sub(*last);
+    let budget = (rest / 3).clamp(MIN_FRAME_TRAINING, MAX_FRAME_TRAINING);
+    let started = Instant::now();
+    worker.train_for(budget);
+    *last = started.elapsed();
 }
 
 /// Takes what the training thread reported since the last frame.
