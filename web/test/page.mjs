@@ -1,7 +1,7 @@
 // Loads the built web demo (web/dist) in headless Chromium with WebGPU, served on the loopback,
 // and checks what a visitor sees: the sphere drawn right of the panel in many colours, the
-// training steps advancing, and an image loaded through the page's file input changing the
-// colours. Prints the time to the first picture, the frame rate, the training speed and the
+// training steps advancing, an image loaded through the page's file input changing the
+// colours, and, in a page without WebGPU, a message in words. Prints the time to the first picture, the frame rate, the training speed and the
 // backend. Exits non-zero with one line on the first check that fails.
 //
 //     node web/test/page.mjs [web/dist] [image to load]
@@ -45,6 +45,7 @@ const browser = await chromium.launch({
 let failed = null;
 try {
   await check(await browser.newPage({ viewport: { width: 1280, height: 720 } }));
+  await checkWithoutWebGpu(await browser.newPage());
 } catch (error) {
   failed = error;
 } finally {
@@ -110,6 +111,19 @@ async function check(page) {
   console.log(`colours right of the panel: ${picture.colours} at first, ${recoloured.colours} after ` +
               `the image (hue change ${histogramDistance(textured.hues, recoloured.hues).toFixed(2)})`);
   await page.screenshot({ path: join(dist, "screenshot.png") });
+}
+
+// A browser without WebGPU (here: one whose navigator.gpu is hidden) gets words, not a blank page.
+async function checkWithoutWebGpu(page) {
+  await page.addInitScript(() =>
+    Object.defineProperty(Navigator.prototype, "gpu", { get: () => undefined }));
+  await page.goto(url);
+  await page.waitForFunction(() => !document.getElementById("message").textContent.startsWith("Loading"));
+  const message = await page.$eval("#message", (m) => m.className === "shown" && m.textContent);
+  if (!message || !message.startsWith("This browser has no WebGPU")) {
+    throw new Error(`without WebGPU the page shows ${JSON.stringify(message)}`);
+  }
+  console.log(`without WebGPU the page says: ${message.split(".")[0]}.`);
 }
 
 // Pixels right of the panel (x ≥ 400) that differ from the background: how many, how many
