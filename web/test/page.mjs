@@ -64,7 +64,10 @@ async function check(page) {
   const fail = (what) => {
     throw new Error(`${what}\n  last page logs:\n  ${logs.slice(-8).join("\n  ")}`);
   };
-  await page.goto(url);
+  // Not until "load": the page's module script waits for the whole .wasm to download and
+  // compile, which the loop below times instead.
+  await page.goto(url, { waitUntil: "commit" });
+  await page.waitForSelector("#message", { state: "attached" });
 
   // The first picture: the sphere right of the panel, lit and colourful.
   let picture = null;
@@ -117,8 +120,9 @@ async function check(page) {
 async function checkWithoutWebGpu(page) {
   await page.addInitScript(() =>
     Object.defineProperty(Navigator.prototype, "gpu", { get: () => undefined }));
-  await page.goto(url);
-  await page.waitForFunction(() => !document.getElementById("message").textContent.startsWith("Loading"));
+  await page.goto(url, { waitUntil: "commit" });
+  await page.waitForFunction(() =>
+    !(document.getElementById("message")?.textContent ?? "Loading").startsWith("Loading"));
   const message = await page.$eval("#message", (m) => m.className === "shown" && m.textContent);
   if (!message || !message.startsWith("This browser has no WebGPU")) {
     throw new Error(`without WebGPU the page shows ${JSON.stringify(message)}`);
