@@ -68,11 +68,11 @@ pub fn read_image_bytes(name: &Path, bytes: &[u8], fit: ImageFit) -> Result<Rgba
     read_image(name, fit, || Ok(Cursor::new(bytes)))
 }
 
-/// Decodes the image `open` reads, each time from its start, within the limits.
+/// Decodes the image `source` reads, each time from its start, within the limits.
 fn read_image<R: BufRead + Seek>(
     path: &Path,
     fit: ImageFit,
-    open: impl Fn() -> std::io::Result<R>,
+    source: impl Fn() -> std::io::Result<R>,
 ) -> Result<RgbaImage, Error> {
     let fail = |e: image::ImageError| Error::Image {
         path: path.to_path_buf(),
@@ -83,7 +83,7 @@ fn read_image<R: BufRead + Seek>(
     limits.max_image_height = Some(MAX_IMAGE_SIDE);
     limits.max_alloc = Some(MAX_IMAGE_BYTES);
     let open = || -> Result<_, Error> {
-        let reader = image::ImageReader::new(open().map_err(|e| fail(e.into()))?);
+        let reader = image::ImageReader::new(source().map_err(|e| fail(e.into()))?);
         reader.with_guessed_format().map_err(|e| fail(e.into()))
     };
     // The header first, so that a refusal can say what the file holds.
