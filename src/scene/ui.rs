@@ -100,7 +100,11 @@ impl ImageLibrary {
         images: &mut Assets<Image>,
         commands: &mut MessageWriter<SphereCommand>,
     ) {
-        let path = canonical(path);
+        // A name given by its contents stays as it is, even where a file of that name exists.
+        let path = match self.contents.iter().any(|(name, _)| name == path) {
+            true => path.to_path_buf(),
+            false => canonical(path),
+        };
         match self.fitted(&path, images) {
             Ok(handle) => {
                 commands.write(SphereCommand::SetImage(handle));

@@ -1,10 +1,12 @@
 //! The control panel, headless: while it is open, the view is centred in the part of the
-//! window it leaves free.
+//! window it leaves free; images given by their contents open.
 
 use bevy::camera::RenderTarget;
 use bevy::prelude::*;
 use bevy::render::render_resource::TextureFormat;
-use bevy_neural_sphere::{BackendKind, NeuralSpherePlugin, NeuralSphereUiPlugin};
+use bevy_neural_sphere::{
+    BackendKind, ImageLibrary, NeuralSpherePlugin, NeuralSphereUiPlugin, SphereImage,
+};
 
 use crate::app::headless_app;
 
@@ -41,4 +43,37 @@ fn the_open_panel_moves_the_view_centre_into_the_free_part_of_the_window() {
         centre > 0.6 * size.x as f32 && centre < 0.9 * size.x as f32,
         "the view's centre lies at {centre} px: {view:?}"
     );
+}
+
+#[test]
+fn an_image_given_by_its_contents_opens_under_its_name_even_where_a_file_has_it() {
+    let plugin = NeuralSpherePlugin::default()
+        .with_backend(BackendKind::Cpu)
+        .paused();
+    let mut app = headless_app((plugin, NeuralSphereUiPlugin));
+    // A red PNG named after a file in the working folder (the crate's root while testing):
+    // the contents count, not the file.
+    let red = image::RgbaImage::from_pixel(4, 4, image::Rgba([255, 0, 0, 255]));
+    let mut png = std::io::Cursor::new(Vec::new());
+    red.write_to(&mut png, image::ImageFormat::Png).unwrap();
+    assert!(std::path::Path::new("README.md").exists());
+    {
+        let mut library = app.world_mut().resource_mut::<ImageLibrary>();
+        library.add_contents("README.md", png.into_inner());
+        library.request = Some("README.md".into());
+    }
+    let red_shown = |app: &App| {
+        let Some(SphereImage(handle)) = app.world().get_resource::<SphereImage>() else {
+            return false;
+        };
+        let image = app.world().resource::<Assets<Image>>().get(handle);
+        image.is_some_and(|i| i.data.as_ref().is_some_and(|d| d[..3] == [255, 0, 0]))
+    };
+    for _ in 0..20 {
+        if red_shown(&app) {
+            break;
+        }
+        app.update();
+    }
+    assert!(red_shown(&app), "the sphere shows the red image");
 }
