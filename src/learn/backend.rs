@@ -83,7 +83,11 @@ impl BackendKind {
     pub fn choose(self, adapter: Option<&AdapterInfo>) -> Result<BackendChoice, Error> {
         let cpu = |reason: String| BackendChoice {
             kind: Self::Cpu,
-            reason: format!("training on the CPU: {reason}"),
+            reason: match cfg!(target_arch = "wasm32") {
+                // A page has no threads to train on.
+                true => format!("training on the CPU, within each frame: {reason}"),
+                false => format!("training on the CPU: {reason}"),
+            },
         };
         let gpu = |adapter: &AdapterInfo| BackendChoice {
             kind: Self::Wgpu,
@@ -92,20 +96,6 @@ impl BackendKind {
                 adapter.name, adapter.device_type, adapter.backend
             ),
         };
-        if cfg!(target_arch = "wasm32") {
-            // The trainer reads losses and mappings back by blocking on the GPU, which a page
-            // cannot do: the browser resolves a read-back only once the frame has returned.
-            return match self {
-                Self::Wgpu => Err(Error::Gpu(
-                    "in a browser burn's wgpu backend cannot train yet (its read-backs block); \
-                     the CPU backend trains within each frame"
-                        .into(),
-                )),
-                _ => Ok(cpu(
-                    "in a browser, within each frame (no threads there)".into()
-                )),
-            };
-        }
         match (self, adapter) {
             (Self::Cpu, _) => Ok(cpu("--backend cpu".into())),
             (Self::Wgpu, Some(adapter)) if adapter.backend == Backend::Gl => {

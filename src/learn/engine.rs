@@ -30,8 +30,12 @@ pub struct StepStats {
     pub lr: f64,
 }
 
+/// Values on their way back from the device. On the CPU they are there at the first poll; in
+/// a browser a GPU read completes only between frames, so nothing there may wait for one.
+pub(crate) type DeviceRead<T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send>>;
+
 /// The read of a chunk's losses from the device.
-pub(crate) type LossRead = Pin<Box<dyn Future<Output = Result<Vec<f32>, String>> + Send>>;
+pub(crate) type LossRead = DeviceRead<Vec<f32>>;
 
 /// Steps taken whose losses are on their way back from the device; the trainer's `collect`
 /// takes them in.
@@ -65,6 +69,17 @@ impl PendingSteps {
     /// Whether no step was taken.
     pub fn is_empty(&self) -> bool {
         self.stats.is_empty()
+    }
+
+    /// Whether the losses are back, so that collecting the steps waits for nothing; looks
+    /// without waiting.
+    pub fn is_ready(&mut self) -> bool {
+        if self.done.is_none()
+            && let Some(read) = self.read.as_mut()
+        {
+            self.done = block_on(poll_once(read));
+        }
+        self.done.is_some() || self.read.is_none()
     }
 
     /// Waits for the losses and returns what each step did.

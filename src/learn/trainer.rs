@@ -5,11 +5,12 @@
 use std::path::{Path, PathBuf};
 
 use burn::module::AutodiffModule;
+use futures_lite::future::block_on;
 
 use super::backend::{BackendKind, CpuBackend, GpuBackend, HostBackend, TrainingDevice};
 use super::checkpoint::Checkpoint;
 use super::config::TrainConfig;
-use super::engine::{Engine, Network, PendingSteps, StepStats};
+use super::engine::{DeviceRead, Engine, Network, PendingSteps, StepStats};
 use super::gpu_copy::{GpuTarget, copy_to_buffer};
 use super::gpu_step::FusedNetwork;
 use super::model::SphereNet;
@@ -107,6 +108,15 @@ impl Trainer {
             (TrainingDevice::Wgpu(_), GpuPath::Ops) => Some("burn's op path was asked for".into()),
             (TrainingDevice::Wgpu(_), GpuPath::Fastest) => FusedNetwork::unfit(&config),
         };
+        if cfg!(target_arch = "wasm32")
+            && let Some(why) = &op_path
+        {
+            // burn's op path reads the GPU back by blocking, which a page cannot do.
+            return Err(Error::Gpu(format!(
+                "in a browser only the fused step trains on the GPU, and {why}; ?backend=cpu \
+                 trains on the CPU"
+            )));
+        }
         let engine = match (device, &op_path) {
             (TrainingDevice::Cpu, _) => Engines::Cpu(engine(config, resume, &Default::default())?),
             (TrainingDevice::Wgpu(device), Some(_)) => {
@@ -271,6 +281,15 @@ impl Trainer {
         with_engine!(&self.engine, e => e.network().eval(points))
     }
 
+    /// [`Trainer::eval`], read back without waiting: the form a browser page can use.
+    pub(crate) fn eval_later(&self, points: &[[f32; 2]]) -> DeviceRead<Vec<[f32; 3]>> {
+        match &self.engine {
+            Engines::Cpu(e) => ready(e.network().eval(points)),
+            Engines::Gpu(e) => ready(e.network().eval(points)),
+            Engines::Fused(e) => e.network().eval_later(points),
+        }
+    }
+
     /// Maps points through the shown network into `target`, a buffer on the GPU that trains,
     /// without a round trip through the host. Points the network maps to no finite position
     /// land at the origin. The CPU backend has no GPU to write from.
@@ -291,9 +310,32 @@ impl Trainer {
     /// notebook's "random points" picture when given [`Trainer::last_batch`]. The masks come
     /// from their own stream, so looking does not change training.
     pub fn map_with_dropout(&mut self, points: &[[f32; 2]]) -> Vec<[f32; 3]> {
-        with_engine!(&mut self.engine, e => {
-            let (config, network, rng) = e.viewing();
-            network.map_with_dropout(config, points, rng)
-        })
+        block_on(self.map_with_dropout_later(points)).expect("reading from the GPU failed")
     }
+
+    /// [`Trainer::map_with_dropout`], read back without waiting.
+    pub(crate) fn map_with_dropout_later(
+        &mut self,
+        points: &[[f32; 2]],
+    ) -> DeviceRead<Vec<[f32; 3]>> {
+        match &mut self.engine {
+            Engines::Cpu(e) => {
+                let (config, network, rng) = e.viewing();
+                ready(network.map_with_dropout(config, points, rng))
+            }
+            Engines::Gpu(e) => {
+                let (config, network, rng) = e.viewing();
+                ready(network.map_with_dropout(config, points, rng))
+            }
+            Engines::Fused(e) => {
+                let (config, network, rng) = e.viewing();
+                network.map_with_dropout(config, points, rng)
+            }
+        }
+    }
+}
+
+/// Values already on the host, as a read that is done at its first poll.
+fn ready<T: Send + 'static>(values: T) -> DeviceRead<T> {
+    Box::pin(std::future::ready(Ok(values)))
 }

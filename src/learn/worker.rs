@@ -9,19 +9,23 @@
 //! whole life and starve the tasks Bevy schedules there.
 //!
 //! In the browser (`wasm32`) there are no threads: the same worker lives inside the handle and
-//! [`TrainingWorker::train_for`] gives it a slice of each frame.
+//! [`TrainingWorker::train_for`] gives it a slice of each frame. Nothing there waits for the
+//! GPU: each frame queues a chunk of steps, sized by what chunks cost the frame rate
+//! ([`Pacing`]), and their losses and the mappings come back in later frames.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use futures_lite::future::block_on;
 use web_time::Instant;
 
 use super::backend::TrainingDevice;
 use super::config::TrainConfig;
-use super::engine::{PendingSteps, StepStats};
+use super::engine::{DeviceRead, PendingSteps, StepStats};
 use super::gpu_copy::GpuTarget;
 use super::recovery::Recovery;
 use super::trainer::Trainer;
@@ -113,6 +117,18 @@ const CHUNK: Duration = Duration::from_millis(20);
 const MIN_MAP_INTERVAL: Duration = Duration::from_millis(16);
 /// Mapping the grid may take at most this share of the thread's time while it trains.
 const MAX_MAP_SHARE: f64 = 0.1;
+/// The most steps a chunk takes.
+const MAX_CHUNK: usize = 1000;
+/// Steps of the first chunk on a GPU in a browser, before the worker knows how fast the device
+/// takes them.
+#[cfg(target_arch = "wasm32")]
+const FIRST_GPU_CHUNK: f64 = 4.0;
+/// Chunks a page keeps queued on a GPU at most: one a frame, while earlier ones come back.
+#[cfg(target_arch = "wasm32")]
+const MAX_CHUNKS_IN_FLIGHT: usize = 2;
+/// How often, in frames, a page measures a frame without training on a GPU.
+#[cfg(target_arch = "wasm32")]
+const UNTRAINED_EVERY: u64 = 32;
 /// How often a thread with a mapping ready looks whether the app took the last one.
 #[cfg(not(target_arch = "wasm32"))]
 const UNREAD_POLL: Duration = Duration::from_millis(4);
@@ -192,6 +208,7 @@ impl TrainingWorker {
             *inline = None;
             return;
         }
+        worker.pacing.begin_frame(worker.in_flight.is_empty());
         loop {
             let left = budget.saturating_sub(started.elapsed());
             if left.is_zero() || !worker.turn(left) {
@@ -270,8 +287,11 @@ struct Worker {
     /// Steps per second at most, counted from `limit_since`.
     limit: Option<f64>,
     limit_since: (Instant, usize),
-    /// The steps taken last, whose losses are still coming back.
-    in_flight: Option<PendingSteps>,
+    /// The steps taken last, whose losses are still coming back, oldest first.
+    in_flight: VecDeque<PendingSteps>,
+    /// How large the GPU's chunk is, in a browser.
+    #[cfg(target_arch = "wasm32")]
+    pacing: Pacing,
     /// The network's recoveries reported so far.
     recoveries_reported: usize,
     /// Whether the network's having stopped for good has been reported.
@@ -288,8 +308,143 @@ struct Worker {
     mapped: Option<(u64, usize)>,
     last_map: Option<Instant>,
     map_seconds: f64,
+    /// The latest mapping, until it is back on the host.
+    reading: Option<MappingRead>,
     read_back: bool,
     show_batch: bool,
+}
+
+/// How a page sizes the chunk of steps it queues on a GPU each frame. It cannot time the GPU,
+/// which computes the steps in the queue it draws from, but it sees what they cost in frame
+/// time. Every [`UNTRAINED_EVERY`] frames it queues nothing until no step is in flight, and
+/// the frame after that one is a frame without training. Chunks grow while frames are at most
+/// a fifth longer than that (on a GPU that waits for the display: until training fills what
+/// the frame leaves idle), and shrink while they are half again as long.
+#[cfg(target_arch = "wasm32")]
+struct Pacing {
+    /// Steps of the next chunk.
+    chunk: f64,
+    /// Frames begun, and when the latest began.
+    frame: u64,
+    started: Option<Instant>,
+    phase: PacingPhase,
+    /// Whether the frame under way queued a whole chunk.
+    queued_whole: bool,
+    /// The length of the latest frame without training, in seconds.
+    untrained: Option<f64>,
+}
+
+/// What a frame does for [`Pacing`].
+#[cfg(target_arch = "wasm32")]
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PacingPhase {
+    /// Queues a chunk.
+    Training,
+    /// Queues none, until the steps in flight are back.
+    Draining,
+    /// Queues none with none in flight: its length is that of a frame without training.
+    Measuring,
+}
+
+#[cfg(target_arch = "wasm32")]
+impl Pacing {
+    fn new() -> Self {
+        Self {
+            chunk: FIRST_GPU_CHUNK,
+            frame: 0,
+            started: None,
+            phase: PacingPhase::Draining,
+            queued_whole: false,
+            untrained: None,
+        }
+    }
+
+    /// A frame begins, with steps in flight or not (`idle`): sizes its chunk from how long the
+    /// last frame took.
+    fn begin_frame(&mut self, idle: bool) {
+        let now = Instant::now();
+        if let Some(started) = self.started {
+            let length = (now - started).as_secs_f64();
+            match (self.phase, self.untrained) {
+                (PacingPhase::Measuring, _) => {
+                    self.untrained = Some(length);
+                    self.phase = PacingPhase::Training;
+                }
+                (PacingPhase::Training, Some(bare)) if length <= 1.2 * bare => {
+                    if self.queued_whole {
+                        self.chunk = (self.chunk * 1.25).min(MAX_CHUNK as f64);
+                    }
+                }
+                (PacingPhase::Training, Some(bare)) if length > 1.5 * bare => {
+                    self.chunk = (self.chunk * 0.8).max(1.0);
+                }
+                _ => {}
+            }
+        }
+        self.started = Some(now);
+        self.frame += 1;
+        if self.phase == PacingPhase::Training && self.frame % UNTRAINED_EVERY == 0 {
+            self.phase = PacingPhase::Draining;
+        }
+        if self.phase == PacingPhase::Draining && idle {
+            self.phase = PacingPhase::Measuring;
+        }
+        self.queued_whole = false;
+    }
+
+    /// Whether the frame under way queues steps.
+    fn trains(&self) -> bool {
+        self.phase == PacingPhase::Training
+    }
+
+    /// The frame queued `steps` steps.
+    fn queued(&mut self, steps: usize) {
+        self.queued_whole |= steps as f64 >= self.chunk.floor();
+    }
+}
+
+/// A mapping of the network on its way to the app.
+struct MappingRead {
+    /// The network's generation and steps when it was mapped.
+    generation: u64,
+    step: usize,
+    /// The mapping was written to the GPU target.
+    on_gpu: bool,
+    /// The mapping, when the host needs it.
+    host: Option<Reading<Vec<[f32; 3]>>>,
+    /// The latest training batch and its mapping with dropout on, when it is shown.
+    batch: Option<(Vec<[f32; 2]>, Reading<Vec<[f32; 3]>>)>,
+}
+
+/// A read from the device, then what it brought back.
+enum Reading<T> {
+    Pending(DeviceRead<T>),
+    Done(Result<T, String>),
+}
+
+impl<T> Reading<T> {
+    /// Whether the values are back: waits for them, except in a browser, which cannot.
+    fn poll(&mut self) -> bool {
+        if let Self::Pending(read) = self {
+            #[cfg(not(target_arch = "wasm32"))]
+            let done = Some(block_on(read));
+            #[cfg(target_arch = "wasm32")]
+            let done = block_on(futures_lite::future::poll_once(read));
+            match done {
+                Some(values) => *self = Self::Done(values),
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// The values, once [`Reading::poll`] has said they are back.
+    fn take(self) -> Result<T, String> {
+        match self {
+            Self::Done(values) => values,
+            Self::Pending(_) => Err("the read is not back yet".into()),
+        }
+    }
 }
 
 impl Worker {
@@ -320,7 +475,9 @@ impl Worker {
             single_steps: 0,
             limit: None,
             limit_since: (Instant::now(), 0),
-            in_flight: None,
+            in_flight: VecDeque::new(),
+            #[cfg(target_arch = "wasm32")]
+            pacing: Pacing::new(),
             recoveries_reported: 0,
             stuck_reported: false,
             seconds_per_step: 1e-3,
@@ -330,6 +487,7 @@ impl Worker {
             mapped: None,
             last_map: None,
             map_seconds: 0.0,
+            reading: None,
             read_back: false,
             show_batch: false,
         };
@@ -358,15 +516,30 @@ impl Worker {
     /// Maps the points if that is due, then takes a chunk of steps lasting about `chunk`, or
     /// reports the steps in flight when there are none to take. Returns whether it trained.
     fn turn(&mut self, chunk: Duration) -> bool {
+        self.finish_mapping();
         if self.mapping_due() {
             self.publish_mapping();
         }
         self.forget_idle_credit();
+        #[cfg(target_arch = "wasm32")]
+        let on_gpu = matches!(self.device, TrainingDevice::Wgpu(_));
+        #[cfg(target_arch = "wasm32")]
+        {
+            self.settle();
+            if on_gpu && (!self.pacing.trains() || self.in_flight.len() >= MAX_CHUNKS_IN_FLIGHT) {
+                return false;
+            }
+        }
         let steps = self.steps_now(chunk);
         if steps > 0 {
             self.train(steps);
         } else {
             self.settle();
+        }
+        // In a browser a GPU gets one chunk a frame.
+        #[cfg(target_arch = "wasm32")]
+        if on_gpu {
+            return false;
         }
         steps > 0
     }
@@ -388,7 +561,7 @@ impl Worker {
     #[cfg(not(target_arch = "wasm32"))]
     fn wake_at(&self) -> Option<Instant> {
         let now = Instant::now();
-        if self.single_steps > 0 || self.in_flight.is_some() {
+        if self.single_steps > 0 || !self.in_flight.is_empty() {
             return Some(now);
         }
         let mut wake = None;
@@ -488,6 +661,10 @@ impl Worker {
     }
 
     fn replace(&mut self, network: Trainer, loaded: Option<PathBuf>) {
+        // What is still coming back from the old network is of no use (in a browser, which
+        // does not wait for it, some may be).
+        self.in_flight.clear();
+        self.reading = None;
         self.network = network;
         self.recoveries_reported = 0;
         self.stuck_reported = false;
@@ -555,7 +732,12 @@ impl Worker {
             return 1;
         }
         let chunk = (chunk.as_secs_f64() / self.seconds_per_step.max(1e-7)) as usize;
-        let chunk = chunk.clamp(1, 1000);
+        #[cfg(target_arch = "wasm32")]
+        let chunk = match self.device {
+            TrainingDevice::Wgpu(_) => chunk.min(self.pacing.chunk as usize),
+            TrainingDevice::Cpu => chunk,
+        };
+        let chunk = chunk.clamp(1, MAX_CHUNK);
         if !self.running {
             return self.single_steps.min(chunk);
         }
@@ -574,7 +756,13 @@ impl Worker {
         let started = Instant::now();
         let pending = self.network.train_deferred(steps);
         self.single_steps = self.single_steps.saturating_sub(steps);
-        if let Some(previous) = self.in_flight.replace(pending) {
+        self.in_flight.push_back(pending);
+        #[cfg(target_arch = "wasm32")]
+        self.pacing.queued(steps);
+        // Elsewhere than in a browser, the steps before come back while these are computed.
+        #[cfg(not(target_arch = "wasm32"))]
+        while self.in_flight.len() > 1 {
+            let previous = self.in_flight.pop_front().expect("there are two");
             self.collect(previous);
         }
         let per_step = started.elapsed().as_secs_f64() / steps as f64;
@@ -593,8 +781,23 @@ impl Worker {
     }
 
     /// Reports the steps whose losses are still coming back.
+    #[cfg(not(target_arch = "wasm32"))]
     fn settle(&mut self) {
-        if let Some(pending) = self.in_flight.take() {
+        while let Some(pending) = self.in_flight.pop_front() {
+            self.collect(pending);
+        }
+    }
+
+    /// Reports the steps in flight whose losses are back, in order: a page cannot wait for
+    /// them.
+    #[cfg(target_arch = "wasm32")]
+    fn settle(&mut self) {
+        while self
+            .in_flight
+            .front_mut()
+            .is_some_and(PendingSteps::is_ready)
+        {
+            let pending = self.in_flight.pop_front().expect("looked at");
             self.collect(pending);
         }
     }
@@ -653,14 +856,16 @@ impl Worker {
     }
 
     fn mapping_due(&self) -> bool {
-        self.mapping_stale()
+        self.reading.is_none()
+            && self.mapping_stale()
             && !self.mapping_unread.load(Ordering::Acquire)
             && self.map_allowed_at() <= Instant::now()
     }
 
+    /// Maps the points: into the GPU target where there is one, and back to the host where the
+    /// app needs them there; [`Worker::finish_mapping`] sends what came back.
     fn publish_mapping(&mut self) {
         let started = Instant::now();
-        let step = self.network.steps_done();
         let on_gpu = match &self.target {
             Some(target) => match self.network.eval_into(&self.points, target) {
                 Ok(()) => true,
@@ -675,27 +880,73 @@ impl Worker {
             },
             None => false,
         };
-        // A network that went non-finite, whose steps are not collected yet, maps nowhere: the
-        // points keep their positions until the collect brings it back.
-        let host = (!on_gpu || self.read_back)
-            .then(|| self.network.eval(&self.points))
-            .filter(|h| all_finite(h));
+        let host = (!on_gpu || self.read_back).then(|| self.network.eval_later(&self.points));
+        let batch = self.show_batch.then(|| {
+            let points = self.network.last_batch().to_vec();
+            let mapped = self.network.map_with_dropout_later(&points);
+            (points, Reading::Pending(mapped))
+        });
+        self.reading = Some(MappingRead {
+            generation: self.generation,
+            step: self.network.steps_done(),
+            on_gpu,
+            host: host.map(Reading::Pending),
+            batch,
+        });
+        self.finish_mapping();
         self.last_map = Some(Instant::now());
         self.map_seconds = started.elapsed().as_secs_f64();
+    }
+
+    /// Sends the mapping in progress once it is back on the host (at once, but in a browser).
+    fn finish_mapping(&mut self) {
+        let Some(reading) = self.reading.as_mut() else {
+            return;
+        };
+        let host_back = reading.host.as_mut().is_none_or(Reading::poll);
+        let batch_back = reading.batch.as_mut().is_none_or(|(_, b)| b.poll());
+        if !(host_back && batch_back) {
+            return;
+        }
+        let Some(MappingRead {
+            generation,
+            step,
+            on_gpu,
+            host,
+            batch,
+        }) = self.reading.take()
+        else {
+            return;
+        };
+        if generation != self.generation {
+            // The network changed while its mapping came back.
+            return;
+        }
+        // A network that went non-finite, whose steps are not collected yet, maps nowhere: the
+        // points keep their positions until the collect brings it back.
+        let host = host
+            .and_then(|h| self.host_values(h))
+            .filter(|h| all_finite(h));
         if !on_gpu && host.is_none() {
             return;
         }
         self.read_back &= host.is_none();
         self.mapping_unread.store(true, Ordering::Release);
         self.send(Report::Mapped { step, on_gpu, host });
-        if self.show_batch {
-            let points = self.network.last_batch().to_vec();
-            let mapped = self.network.map_with_dropout(&points);
-            if all_finite(&mapped) {
-                self.send(Report::Batch { points, mapped });
-            }
+        if let Some((points, mapped)) = batch
+            && let Some(mapped) = self.host_values(mapped).filter(|m| all_finite(m))
+        {
+            self.send(Report::Batch { points, mapped });
         }
-        self.mapped = Some((self.generation, step));
+        self.mapped = Some((generation, step));
+    }
+
+    /// What a read brought back, or nothing after saying why it failed.
+    fn host_values(&self, reading: Reading<Vec<[f32; 3]>>) -> Option<Vec<[f32; 3]>> {
+        reading
+            .take()
+            .map_err(|e| self.send(Report::Done(Err(Error::Gpu(format!("a read failed: {e}"))))))
+            .ok()
     }
 }
 

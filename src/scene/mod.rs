@@ -5,6 +5,8 @@
 //! Data flows texture → positions (GPU buffers the training thread fills) → points (instanced
 //! entities) or surface (one mesh) → pixels, through the camera, the recorder or the panel.
 
+#[cfg(target_arch = "wasm32")]
+pub(crate) mod browser_adapter;
 #[cfg(feature = "camera")]
 pub(crate) mod camera;
 pub(crate) mod commands;

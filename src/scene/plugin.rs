@@ -20,9 +20,11 @@ use crate::learn::image_file::ImageFit;
 /// Trains the square-to-sphere network live and shows the mapping as textured points or as a
 /// textured surface.
 ///
-/// Training runs on a thread of its own at full speed while the app draws (in a browser, which
-/// has no threads, on the CPU within each frame for a set budget); configure it builder-style, drive it through [`SphereCommand`] messages and read [`TrainingState`] and
-/// [`SphereMapping`].
+/// Training runs on a thread of its own at full speed while the app draws. In a browser, which
+/// has no threads, a system queues the fused GPU step's chunks each frame and takes their
+/// results back in later frames without waiting, or the CPU trains within each frame for a
+/// budget. Configure it builder-style, drive it through [`SphereCommand`] messages and read
+/// [`TrainingState`] and [`SphereMapping`].
 #[derive(Debug, Clone, Default)]
 pub struct NeuralSpherePlugin {
     settings: SphereSettings,

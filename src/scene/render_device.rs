@@ -22,10 +22,9 @@ impl Plugin for RenderDeviceSharingPlugin {
     fn build(&self, _app: &mut App) {}
 
     fn finish(&self, app: &mut App) {
-        if cfg!(target_arch = "wasm32") {
-            // In a browser the CPU backend trains (see `BackendKind::choose`): nothing to share.
-            return;
-        }
+        // Which adapter a page has decides whether burn trains on it.
+        #[cfg(target_arch = "wasm32")]
+        app.insert_resource(super::browser_adapter::BrowserAdapter::ask());
         match app.get_sub_app_mut(RenderApp) {
             Some(render_app) => {
                 render_app.add_systems(ExtractSchedule, share_render_device);

@@ -9,7 +9,10 @@ use std::time::Duration;
 use bevy::platform::time::Instant;
 use bevy::prelude::*;
 use bevy::render::renderer::RenderAdapterInfo;
+use wgpu::AdapterInfo;
 
+#[cfg(target_arch = "wasm32")]
+use super::browser_adapter::BrowserAdapter;
 use super::points::PointWriter;
 use super::positions::SphereMapping;
 use super::render_device::BurnWgpuDevice;
@@ -173,12 +176,19 @@ pub(crate) fn start_worker(
     points: PointWriter,
     adapter: Option<Res<RenderAdapterInfo>>,
     burn_device: Option<Res<BurnWgpuDevice>>,
+    #[cfg(target_arch = "wasm32")] browser_adapter: Res<BrowserAdapter>,
 ) {
     if trainer.worker.is_some() || trainer.failed {
         return;
     }
-    let adapter = adapter.as_deref().map(|info| &*info.0);
-    let choice = match settings.backend.choose(adapter) {
+    let adapter = adapter.as_deref().map(|info| AdapterInfo::clone(&info.0));
+    // In a browser, what the page says of the adapter tells a software one.
+    #[cfg(target_arch = "wasm32")]
+    let adapter = match adapter.map(|info| browser_adapter.describe(&info)) {
+        Some(None) => return,
+        described => described.flatten(),
+    };
+    let choice = match settings.backend.choose(adapter.as_ref()) {
         Ok(choice) => choice,
         Err(e) => {
             state.error = Some(e.to_string());

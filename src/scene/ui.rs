@@ -285,7 +285,7 @@ fn panel(
     mut images: ResMut<Assets<Image>>,
     mut commands: MessageWriter<SphereCommand>,
     #[cfg(not(target_arch = "wasm32"))] mut record: MessageWriter<RecordOrbit>,
-    time: Res<Time>,
+    time: Res<Time<Real>>,
     #[cfg(feature = "camera")] mut cameras: Query<(
         &mut super::camera::SphereCamera,
         &mut bevy_panorbit_camera::PanOrbitCamera,
@@ -429,7 +429,12 @@ fn beside(viewport: URect, covers: Rect) -> Option<SubCameraView> {
 }
 
 /// What trains and how fast, and the loss curve.
-fn progress(ui: &mut egui::Ui, state: &TrainingState, settings: &SphereSettings, time: &Time) {
+fn progress(
+    ui: &mut egui::Ui,
+    state: &TrainingState,
+    settings: &SphereSettings,
+    time: &Time<Real>,
+) {
     match state.phase {
         TrainingPhase::Starting => {
             ui.label("starting...");

@@ -7,6 +7,7 @@ use bevy_neural_sphere::{
 };
 
 use super::gpu::NO_ADAPTER;
+use super::trainer::diverging;
 
 fn gpu() -> TrainingDevice {
     TrainingDevice::Wgpu(wgpu_device().expect(NO_ADAPTER))
@@ -139,4 +140,24 @@ fn the_closed_preset_closes_on_the_fused_step() {
         sphere_metrics(&mapped).is_closed() && grid_metrics(100, &mapped).is_clean()
     });
     assert!(closed, "not closed after 1,500 fused steps");
+}
+
+#[test]
+fn a_fused_run_that_goes_non_finite_goes_back_on_the_gpu_and_carries_on() {
+    // Going back puts a snapshot back with a kernel, without reading the GPU.
+    let mut fused = Trainer::new(diverging(), &gpu()).unwrap();
+    assert_eq!(fused.op_path(), None);
+    let stats = fused.train(300).unwrap();
+    assert!(stats.iter().enumerate().all(|(i, s)| s.step == i));
+    assert!(stats.iter().all(|s| s.loss.is_finite()));
+    let recoveries = fused.recoveries();
+    assert!(!recoveries.is_empty(), "the run never went non-finite");
+    assert!(
+        recoveries.iter().all(|r| r.back_to <= r.step),
+        "{recoveries:?}"
+    );
+    assert!(parameters(&fused.network()).iter().all(|p| p.is_finite()));
+    assert!(parameters(&fused.shown()).iter().all(|p| p.is_finite()));
+    let mapped = fused.eval(&grid_points(20));
+    assert!(mapped.iter().flatten().all(|c| c.is_finite()));
 }

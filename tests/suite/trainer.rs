@@ -344,7 +344,7 @@ fn bad_configs_are_refused() {
 
 /// Parameters this free and steps this long overflow f32 in the forward pass within a few
 /// steps.
-fn diverging() -> TrainConfig {
+pub(crate) fn diverging() -> TrainConfig {
     TrainConfig::new().with_clamp(1e30).with_lr(1e9)
 }
 

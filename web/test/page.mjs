@@ -1,8 +1,10 @@
 // Loads the built web demo (web/dist) in headless Chromium with WebGPU, served on the loopback,
 // and checks what a visitor sees: the sphere drawn right of the panel in many colours, the
 // training steps advancing, an image loaded through the page's file input changing the
-// colours, and, in a page without WebGPU, a message in words. Prints the time to the first picture, the frame rate, the training speed and the
-// backend. Exits non-zero with one line on the first check that fails.
+// colours; the same sphere trained by the fused GPU step on the page's WebGPU device
+// (`?backend=wgpu`: on SwiftShader the CPU is the default); and, in a page without WebGPU, a
+// message in words. Prints the time to the first picture, the frame rate, the training speed
+// and the backend of each. Exits non-zero with one line on the first check that fails.
 //
 //     node web/test/page.mjs [web/dist] [image to load]
 
@@ -45,6 +47,7 @@ const browser = await chromium.launch({
 let failed = null;
 try {
   await check(await browser.newPage({ viewport: { width: 1280, height: 720 } }));
+  await checkGpu(await browser.newPage({ viewport: { width: 1280, height: 720 } }));
   await checkWithoutWebGpu(await browser.newPage());
 } catch (error) {
   failed = error;
@@ -58,41 +61,8 @@ if (failed) {
 }
 
 async function check(page) {
-  const logs = [];
-  page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
-  page.on("pageerror", (e) => logs.push(`page error: ${e.message}`));
-  const fail = (what) => {
-    throw new Error(`${what}\n  last page logs:\n  ${logs.slice(-8).join("\n  ")}`);
-  };
-  // Not until "load": the page's module script waits for the whole .wasm to download and
-  // compile, which the loop below times instead.
-  await page.goto(url, { waitUntil: "commit" });
-  await page.waitForSelector("#message", { state: "attached" });
-
-  // The first picture: the sphere right of the panel, lit and colourful.
-  let picture = null;
-  while (!picture) {
-    if (seconds() > LIMIT_S) fail(`no sphere on the canvas within ${LIMIT_S} s`);
-    const message = await page.$eval("#message", (m) => m.className === "shown" && m.textContent);
-    if (message && !message.startsWith("Loading")) fail(`the page says: ${message}`);
-    const shot = sphereColours(await page.screenshot());
-    if (shot.lit > 2000 && shot.colours >= 24) picture = shot;
-    else await page.waitForTimeout(250);
-  }
-  const firstPicture = seconds();
-
-  // Steps, frames and speed over a few seconds.
-  const status = () => page.evaluate(() => ({
-    steps: window.sphere.training_steps(),
-    frames: window.sphere.frames(),
-    speed: window.sphere.steps_per_second(),
-    backend: window.sphere.backend(),
-  }));
-  const before = await status();
-  const t0 = Date.now();
-  await page.waitForTimeout(5000);
-  const after = await status();
-  const span = (Date.now() - t0) / 1000;
+  const { fail, firstPicture, picture } = await open(page, "");
+  const { before, after, span } = await measure(page, 5000);
   if (after.steps <= before.steps) fail(`training steps did not advance (${before.steps} → ${after.steps})`);
 
   // An image through the page's file input recolours the sphere.
@@ -106,14 +76,68 @@ async function check(page) {
   }
   if (!recoloured) fail("loading an image through the page did not change the sphere's colours");
 
-  console.log(`first picture after ${firstPicture.toFixed(1)} s (page load to a lit, colourful sphere)`);
-  console.log(`${((after.frames - before.frames) / span).toFixed(1)} fps, ` +
-              `${((after.steps - before.steps) / span).toFixed(0)} training steps/s ` +
-              `(${before.steps} → ${after.steps} steps in ${span.toFixed(1)} s)`);
-  console.log(`backend: ${after.backend}`);
+  report("default", firstPicture, before, after, span);
   console.log(`colours right of the panel: ${picture.colours} at first, ${recoloured.colours} after ` +
               `the image (hue change ${histogramDistance(textured.hues, recoloured.hues).toFixed(2)})`);
   await page.screenshot({ path: join(dist, "screenshot.png") });
+}
+
+// The fused GPU step on the page's WebGPU device: queued each frame, read back without waiting.
+async function checkGpu(page) {
+  const { fail, firstPicture } = await open(page, "?backend=wgpu");
+  const { before, after, span } = await measure(page, 10000);
+  if (!after.backend.startsWith("training on the GPU")) fail(`?backend=wgpu trains elsewhere: ${after.backend}`);
+  if (after.steps <= before.steps) fail(`GPU training steps did not advance (${before.steps} → ${after.steps})`);
+  report("?backend=wgpu", firstPicture, before, after, span);
+  await page.screenshot({ path: join(dist, "screenshot-gpu.png") });
+}
+
+// Loads the page with `query` and waits for the first picture: the sphere right of the panel,
+// lit and colourful.
+async function open(page, query) {
+  const logs = [];
+  page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => logs.push(`page error: ${e.message}`));
+  const fail = (what) => {
+    throw new Error(`${query || "default page"}: ${what}\n  last page logs:\n  ${logs.slice(-8).join("\n  ")}`);
+  };
+  const opened = Date.now();
+  // Not until "load": the page's module script waits for the whole .wasm to download and
+  // compile, which the loop below times instead.
+  await page.goto(url + query, { waitUntil: "commit" });
+  await page.waitForSelector("#message", { state: "attached" });
+  while (true) {
+    const message = await page.$eval("#message", (m) => m.className === "shown" && m.textContent);
+    if (message && !message.startsWith("Loading")) fail(`the page says: ${message}`);
+    // A screenshot waits for the page's next frame, which is when the picture was there.
+    const picture = sphereColours(await page.screenshot());
+    const waited = (Date.now() - opened) / 1000;
+    if (picture.lit > 2000 && picture.colours >= 24) return { fail, firstPicture: waited, picture };
+    if (waited > LIMIT_S) fail(`no sphere on the canvas within ${LIMIT_S} s`);
+    await page.waitForTimeout(250);
+  }
+}
+
+// Steps, frames and speed over `ms` milliseconds.
+async function measure(page, ms) {
+  const status = () => page.evaluate(() => ({
+    steps: window.sphere.training_steps(),
+    frames: window.sphere.frames(),
+    backend: window.sphere.backend(),
+  }));
+  const before = await status();
+  const t0 = Date.now();
+  await page.waitForTimeout(ms);
+  const after = await status();
+  return { before, after, span: (Date.now() - t0) / 1000 };
+}
+
+function report(which, firstPicture, before, after, span) {
+  console.log(`${which}: first picture after ${firstPicture.toFixed(1)} s (page load to a lit, ` +
+              `colourful sphere); ${((after.frames - before.frames) / span).toFixed(1)} fps, ` +
+              `${((after.steps - before.steps) / span).toFixed(0)} training steps/s ` +
+              `(${before.steps} → ${after.steps} steps in ${span.toFixed(1)} s)`);
+  console.log(`${which}: ${after.backend}`);
 }
 
 // A browser without WebGPU (here: one whose navigator.gpu is hidden) gets words, not a blank page.

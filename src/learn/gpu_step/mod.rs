@@ -11,7 +11,9 @@
 //!
 //! The parameters, Adam's moments and the running average live in one buffer; a
 //! [`SphereNet`] is built from it for checkpoints, exports and the host. Dropout masks come from
-//! a hash of (seed, step, row, layer, unit), so the backward pass recomputes them.
+//! a hash of (seed, step, row, layer, unit), so the backward pass recomputes them. Snapshots
+//! are copied and put back on the GPU, and every read has a form that does not wait
+//! ([`DeviceRead`]), so a browser page can train without ever blocking on the device.
 
 mod head;
 mod kernel;
@@ -23,6 +25,7 @@ use burn::backend::wgpu::{WgpuDevice, WgpuRuntime};
 use cubecl::Runtime;
 use cubecl::client::ComputeClient;
 use cubecl::server::Handle;
+use futures_lite::future::block_on;
 use rand::Rng;
 use rand::rngs::Xoshiro256PlusPlus;
 
@@ -31,7 +34,7 @@ use self::kernel::{GROUP, Wgsl};
 use self::layout::{Layout, seed_bits};
 use super::backend::HostBackend;
 use super::config::TrainConfig;
-use super::engine::{Batch, LossRead, Network};
+use super::engine::{Batch, DeviceRead, LossRead, Network};
 use super::gpu_copy::{GpuTarget, copy_handle};
 use super::model::{SphereNet, SphereNetConfig};
 use crate::Error;
@@ -53,6 +56,9 @@ struct Kernels {
     backward: Wgsl,
     adam: Wgsl,
     copy: Wgsl,
+    /// Puts a snapshot back, with its moments or with them at zero.
+    restore_with_moments: Wgsl,
+    restore_without_moments: Wgsl,
 }
 
 /// Buffers a step writes, for up to `rows` rows.
@@ -123,11 +129,16 @@ impl FusedNetwork {
 
     /// Maps points of the plane through the shown network (no dropout), on the host.
     pub(crate) fn eval(&self, points: &[[f32; 2]]) -> Vec<[f32; 3]> {
+        block_on(self.eval_later(points)).expect("reading from the GPU failed")
+    }
+
+    /// [`FusedNetwork::eval`], read back without waiting.
+    pub(crate) fn eval_later(&self, points: &[[f32; 2]]) -> DeviceRead<Vec<[f32; 3]>> {
         if points.is_empty() {
-            return Vec::new();
+            return Box::pin(async { Ok(Vec::new()) });
         }
         let outputs = self.map(points, Head::evaluate(points.len(), self.average > 0.0));
-        positions(&self.read(&outputs))
+        self.positions_later(outputs)
     }
 
     /// Maps points through the shown network into `target`, on the GPU. Points the network
@@ -141,22 +152,29 @@ impl FusedNetwork {
         copy_handle(&self.client, &outputs, bytes, target)
     }
 
-    /// Maps points through the network being trained with dropout masks seeded from `rng`.
+    /// Maps points through the network being trained with dropout masks seeded from `rng`,
+    /// read back without waiting.
     pub(crate) fn map_with_dropout(
         &self,
         _: &TrainConfig,
         points: &[[f32; 2]],
         rng: &mut Xoshiro256PlusPlus,
-    ) -> Vec<[f32; 3]> {
+    ) -> DeviceRead<Vec<[f32; 3]>> {
         if points.is_empty() {
-            return Vec::new();
+            return Box::pin(async { Ok(Vec::new()) });
         }
         let head = Head {
             mode: Mode::Dropout,
             seed: rng.next_u32(),
             ..Head::evaluate(points.len(), false)
         };
-        positions(&self.read(&self.map(points, head)))
+        self.positions_later(self.map(points, head))
+    }
+
+    /// The positions in `outputs`, three values a point, read back without waiting.
+    fn positions_later(&self, outputs: Handle) -> DeviceRead<Vec<[f32; 3]>> {
+        let read = self.read_later(outputs);
+        Box::pin(async move { read.await.map(|values| positions(&values)) })
     }
 
     /// Runs the forward kernel over `points`; returns the `[n, 3]` outputs.
@@ -242,11 +260,18 @@ impl FusedNetwork {
     }
 
     fn read(&self, handle: &Handle) -> Vec<f32> {
-        let bytes = self
-            .client
-            .read_one(handle.clone())
-            .expect("reading from the GPU failed");
-        bytemuck::pod_collect_to_vec(&bytes)
+        block_on(self.read_later(handle.clone())).expect("reading from the GPU failed")
+    }
+
+    /// The values of `handle`, read back without waiting. The read is queued behind the
+    /// kernels queued so far at its first poll.
+    fn read_later(&self, handle: Handle) -> DeviceRead<Vec<f32>> {
+        let client = self.client.clone();
+        Box::pin(async move {
+            let bytes = client.read_async(vec![handle]).await;
+            let bytes = bytes.map_err(|e| format!("{e:?}"))?;
+            Ok(bytemuck::pod_collect_to_vec(&bytes[0]))
+        })
     }
 
     fn head(&self, config: &TrainConfig, batch: &Batch) -> Head {
@@ -301,6 +326,8 @@ impl Network for FusedNetwork {
             ),
             adam: Wgsl::new(&constants, true, include_str!("adam.wgsl"), GROUP),
             copy: Wgsl::new("", false, include_str!("copy.wgsl"), GROUP),
+            restore_with_moments: restore_kernel(&constants, true),
+            restore_without_moments: restore_kernel(&constants, false),
         };
         let client = WgpuRuntime::client(device);
         let parameters = model.parameters();
@@ -336,18 +363,21 @@ impl Network for FusedNetwork {
     }
 
     fn restore(&mut self, _config: &TrainConfig, state: &FusedState, keep_moments: bool) {
-        let mut values = self.read(&state.state);
-        let n = self.layout.parameters;
-        self.adam_time = state.adam_time;
-        if !keep_moments {
-            values[n..3 * n].fill(0.0);
-            self.adam_time = 0;
-        }
+        let (kernel, adam_time) = match keep_moments {
+            true => (&self.kernels.restore_with_moments, state.adam_time),
+            false => (&self.kernels.restore_without_moments, 0),
+        };
         // The average took in the steps that went wrong: it starts again from the good state.
-        let (parameters, rest) = values.split_at_mut(n);
-        rest[2 * n..3 * n].copy_from_slice(parameters);
+        let len = 4 * self.layout.parameters + STATE_PADDING;
+        let restored = self.client.empty(len * size_of::<f32>());
+        self.launch(
+            kernel,
+            groups(len, GROUP as usize),
+            &[&state.state, &restored],
+        );
+        self.state = restored;
+        self.adam_time = adam_time;
         self.average_updates = 0;
-        self.state = self.client.create_from_slice(bytemuck::cast_slice(&values));
         self.losses = None;
     }
 
@@ -381,16 +411,22 @@ impl Network for FusedNetwork {
 
     fn losses(&mut self) -> Option<LossRead> {
         let (losses, steps) = self.losses.take()?;
-        let client = self.client.clone();
+        let read = self.read_later(losses);
         Some(Box::pin(async move {
-            let read = client.read_async(vec![losses]);
-            let bytes = read.await.map_err(|e| format!("{e:?}"))?;
-            let mut values = bytemuck::pod_collect_to_vec(&bytes[0]);
+            let mut values = read.await?;
             values.truncate(steps);
             Ok(values)
         }))
     }
 
+    /// In a browser a page cannot wait for the read: the gradient counts as finite there, and
+    /// one that is not shows as the next step's non-finite loss, which goes back again.
+    #[cfg(target_arch = "wasm32")]
+    fn gradient_is_finite(&mut self, _: &TrainConfig, _: &Batch) -> bool {
+        true
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
     fn gradient_is_finite(&mut self, config: &TrainConfig, batch: &Batch) -> bool {
         let losses = self.client.empty(size_of::<f32>());
         let head = self.head(config, batch);
@@ -422,6 +458,12 @@ fn initial_state(parameters: &[f32]) -> Vec<f32> {
     state.extend_from_slice(parameters);
     state.resize(4 * n + STATE_PADDING, 0.0);
     state
+}
+
+/// The kernel that puts a snapshot back, with its moments when `keep_moments`.
+fn restore_kernel(constants: &str, keep_moments: bool) -> Wgsl {
+    let constants = format!("{constants}const KEEP_MOMENTS: bool = {keep_moments};\n");
+    Wgsl::new(&constants, false, include_str!("restore.wgsl"), GROUP)
 }
 
 /// Workgroups of `size` that cover `n` items.
