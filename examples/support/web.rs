@@ -1,11 +1,13 @@
 //! The demo's side of its web page (`web/index.html`): the bundled images, compiled in since a
-//! page has no file system; images the page hands over (its file input, a drop); and what the
-//! page can read back (steps, speed, backend), for people and for the browser test.
+//! page has no file system; images the page hands over (its file input, a drop); downloads it
+//! asks for; and what the page can read back (steps, speed, backend), for people and for the
+//! browser test.
 
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use bevy::prelude::*;
-use bevy_neural_sphere::{ImageLibrary, TrainingState};
+use bevy_neural_sphere::{ImageLibrary, SphereCommand, TrainingState};
 use wasm_bindgen::prelude::wasm_bindgen;
 
 /// The images in `assets/images`, by name.
@@ -37,6 +39,9 @@ pub fn bundled_images() -> ImageLibrary {
 /// Images handed over by the page since the last frame.
 static UPLOADS: Mutex<Vec<(String, Vec<u8>)>> = Mutex::new(Vec::new());
 
+/// Downloads asked for by the page since the last frame.
+static DOWNLOADS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
 /// What the page reads back, as of the last frame.
 static STATUS: Mutex<PageStatus> = Mutex::new(PageStatus {
     steps: 0,
@@ -57,6 +62,13 @@ struct PageStatus {
 #[wasm_bindgen]
 pub fn open_image(name: String, contents: Vec<u8>) {
     UPLOADS.lock().unwrap().push((name, contents));
+}
+
+/// Downloads `name` from the next frame: a checkpoint (`.mpk`) or an export of the grid
+/// (`.glb`, `.ply`, `.csv`), as the panel's buttons do.
+#[wasm_bindgen]
+pub fn download(name: String) {
+    DOWNLOADS.lock().unwrap().push(name);
 }
 
 /// Training steps taken so far.
@@ -83,12 +95,12 @@ pub fn backend() -> String {
     STATUS.lock().unwrap().backend.clone()
 }
 
-/// Connects the app to the page: takes its images, publishes the status.
+/// Connects the app to the page: takes its images and its downloads, publishes the status.
 pub struct PagePlugin;
 
 impl Plugin for PagePlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Update, (take_uploads, publish_status));
+        app.add_systems(Update, (take_uploads, take_downloads, publish_status));
     }
 }
 
@@ -96,6 +108,16 @@ fn take_uploads(mut library: ResMut<ImageLibrary>) {
     for (name, contents) in std::mem::take(&mut *UPLOADS.lock().unwrap()) {
         library.add_contents(name.as_str(), contents);
         library.request = Some(name.into());
+    }
+}
+
+fn take_downloads(mut commands: MessageWriter<SphereCommand>) {
+    for name in std::mem::take(&mut *DOWNLOADS.lock().unwrap()) {
+        let path = PathBuf::from(name);
+        commands.write(match path.extension().is_some_and(|e| e == "mpk") {
+            true => SphereCommand::Save(path),
+            false => SphereCommand::Export(path),
+        });
     }
 }
 

@@ -1,16 +1,13 @@
 //! Saving and loading trained networks.
 //!
-//! A checkpoint is one MessagePack file (burn's `NamedMpkFileRecorder`, full precision) that
+//! A checkpoint is one MessagePack file (burn's named MessagePack record, full precision) that
 //! holds the weights, the [`TrainConfig`] they were trained with and the number of steps.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use burn::record::{
-    FullPrecisionSettings, NamedMpkBytesRecorder, NamedMpkFileRecorder, Record, Recorder,
-    RecorderError,
-};
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Record, Recorder, RecorderError};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::backend::HostBackend;
@@ -40,8 +37,8 @@ pub struct Checkpoint {
     pub model: SphereNet<HostBackend>,
 }
 
-fn recorder() -> NamedMpkFileRecorder<FullPrecisionSettings> {
-    NamedMpkFileRecorder::new()
+fn recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
+    NamedMpkBytesRecorder::new()
 }
 
 impl Checkpoint {
@@ -49,18 +46,23 @@ impl Checkpoint {
     /// written.
     pub fn save(self, path: &Path) -> Result<PathBuf, Error> {
         let path = path.with_extension(CHECKPOINT_EXTENSION);
+        let fail = |reason: String| Error::Checkpoint {
+            path: path.clone(),
+            reason,
+        };
+        let bytes = self.to_bytes().map_err(fail)?;
+        std::fs::write(&path, bytes).map_err(|e| fail(e.to_string()))?;
+        Ok(path)
+    }
+
+    /// The bytes of the checkpoint's file.
+    pub(crate) fn to_bytes(self) -> Result<Vec<u8>, String> {
         let record = CheckpointRecord::<HostBackend> {
             config: burn::config::config_to_json(&self.config),
             steps: self.steps,
             model: self.model.into_record(),
         };
-        Recorder::<HostBackend>::record(&recorder(), record, path.clone()).map_err(|e| {
-            Error::Checkpoint {
-                path: path.clone(),
-                reason: e.to_string(),
-            }
-        })?;
-        Ok(path)
+        Recorder::<HostBackend>::record(&recorder(), record, ()).map_err(|e| e.to_string())
     }
 
     /// Reads a checkpoint written by [`Checkpoint::save`].
@@ -78,12 +80,9 @@ impl Checkpoint {
         let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
         let not_ours = |why: &str| fail(format!("not a checkpoint of this crate ({why})"));
         rmp_serde::from_slice::<RecordCheck>(&bytes).map_err(|e| not_ours(&one_line(e)))?;
-        let record: CheckpointRecord<HostBackend> = Recorder::<HostBackend>::load(
-            &NamedMpkBytesRecorder::<FullPrecisionSettings>::new(),
-            bytes,
-            &device,
-        )
-        .map_err(|e| not_ours(&recorder_reason(e)))?;
+        let record: CheckpointRecord<HostBackend> =
+            Recorder::<HostBackend>::load(&recorder(), bytes, &device)
+                .map_err(|e| not_ours(&recorder_reason(e)))?;
         let config = TrainConfig::load_binary(record.config.as_bytes())
             .map_err(|e| fail(format!("unreadable training config ({e})")))?;
         config.validate().map_err(|e| fail(e.to_string()))?;

@@ -1,4 +1,4 @@
-//! Writing mapped grids and loss traces to disk.
+//! Writing mapped grids and loss traces to disk, or to memory for the app to hand on.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -20,9 +20,21 @@ fn write_file(
     body(&mut out).and_then(|()| out.flush()).map_err(io)
 }
 
+/// `body`, written to memory: the bytes of a file.
+fn in_memory(body: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> Vec<u8> {
+    let mut out = Vec::new();
+    body(&mut out).expect("writing to memory does not fail");
+    out
+}
+
 /// Writes `u,v,x,y,z`: each source point beside its image on the sphere.
 pub fn write_grid_csv(path: &Path, points: &[[f32; 2]], mapped: &[[f32; 3]]) -> Result<(), Error> {
-    write_file(path, |out| {
+    write_file(path, |out| out.write_all(&grid_csv_bytes(points, mapped)))
+}
+
+/// The bytes of [`write_grid_csv`]'s file.
+pub(crate) fn grid_csv_bytes(points: &[[f32; 2]], mapped: &[[f32; 3]]) -> Vec<u8> {
+    in_memory(|out| {
         writeln!(out, "u,v,x,y,z")?;
         for ([u, v], [x, y, z]) in points.iter().zip(mapped) {
             writeln!(out, "{u},{v},{x},{y},{z}")?;
@@ -48,7 +60,12 @@ pub fn write_cells_csv(path: &Path, grid: usize, mapped: &[[f32; 3]]) -> Result<
 
 /// Writes an ASCII PLY point cloud with one colour per vertex.
 pub fn write_ply(path: &Path, mapped: &[[f32; 3]], colours: &[[u8; 3]]) -> Result<(), Error> {
-    write_file(path, |out| {
+    write_file(path, |out| out.write_all(&ply_bytes(mapped, colours)))
+}
+
+/// The bytes of [`write_ply`]'s file.
+pub(crate) fn ply_bytes(mapped: &[[f32; 3]], colours: &[[u8; 3]]) -> Vec<u8> {
+    in_memory(|out| {
         write!(
             out,
             "ply\nformat ascii 1.0\nelement vertex {}\n\

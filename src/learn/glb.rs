@@ -25,18 +25,20 @@ pub enum SurfacePaint<'a> {
 /// positions, normals and texture coordinates, and a double-sided, fully rough material
 /// coloured by `paint`. Blender, three.js and Bevy open it.
 pub fn write_glb(path: &Path, surface: &SphereSurface, paint: SurfacePaint) -> Result<(), Error> {
-    if surface.positions.iter().flatten().any(|x| !x.is_finite()) {
-        return Err(Error::Config(format!(
-            "cannot write {}: the mapping is not finite",
-            path.display()
-        )));
-    }
     let glb = glb_bytes(surface, paint)
         .map_err(|reason| Error::Config(format!("cannot write {}: {reason}", path.display())))?;
     std::fs::write(path, glb).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// The bytes of [`write_glb`]'s file, or why there are none.
+pub(crate) fn glb_bytes(surface: &SphereSurface, paint: SurfacePaint) -> Result<Vec<u8>, String> {
+    if surface.positions.iter().flatten().any(|x| !x.is_finite()) {
+        return Err("the mapping is not finite".into());
+    }
+    build_glb(surface, paint)
 }
 
 /// The file's binary chunk and the JSON that describes it, built up together.
@@ -126,7 +128,7 @@ impl Builder {
     }
 }
 
-fn glb_bytes(surface: &SphereSurface, paint: SurfacePaint) -> Result<Vec<u8>, String> {
+fn build_glb(surface: &SphereSurface, paint: SurfacePaint) -> Result<Vec<u8>, String> {
     use json::accessor::{ComponentType, Type};
     use json::mesh::Semantic;
 

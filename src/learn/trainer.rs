@@ -250,6 +250,23 @@ impl Trainer {
         }
     }
 
+    /// [`Trainer::checkpoint`], read back without waiting: the form a browser page can use.
+    pub(crate) fn checkpoint_later(&self) -> DeviceRead<Checkpoint> {
+        let (config, steps) = (self.config().clone(), self.steps_done());
+        let model = match &self.engine {
+            Engines::Fused(e) => e.network().shown_later(),
+            _ => ready(self.shown()),
+        };
+        Box::pin(async move {
+            let model = model.await?;
+            Ok(Checkpoint {
+                config,
+                steps,
+                model,
+            })
+        })
+    }
+
     /// Saves [`Trainer::checkpoint`] to `path` (its extension becomes `.mpk`) and returns the
     /// path written.
     pub fn save(&self, path: &Path) -> Result<PathBuf, Error> {

@@ -24,6 +24,7 @@ use futures_lite::future::block_on;
 use web_time::Instant;
 
 use super::backend::TrainingDevice;
+use super::checkpoint::{CHECKPOINT_EXTENSION, Checkpoint};
 use super::config::TrainConfig;
 use super::engine::{DeviceRead, PendingSteps, StepStats};
 use super::gpu_copy::GpuTarget;
@@ -57,7 +58,7 @@ pub(crate) enum Request {
     Reset(TrainConfig),
     /// Replace the network with a checkpoint's; a file that does not load keeps it.
     Load(PathBuf),
-    /// Save the network as a checkpoint.
+    /// Make a checkpoint of the network, to save as this file.
     Save(PathBuf),
     /// New learning rate and batch from the next step.
     Retune { lr: f64, batch: usize },
@@ -106,6 +107,12 @@ pub(crate) enum Report {
     Batch {
         points: Vec<[f32; 2]>,
         mapped: Vec<[f32; 3]>,
+    },
+    /// A checkpoint asked for by [`Request::Save`]: the bytes of its file (`.mpk`), or why
+    /// there are none.
+    Checkpoint {
+        path: PathBuf,
+        bytes: Result<Vec<u8>, String>,
     },
     /// The outcome of a request that can fail or has something to say.
     Done(Result<String, Error>),
@@ -310,6 +317,8 @@ struct Worker {
     map_seconds: f64,
     /// The latest mapping, until it is back on the host.
     reading: Option<MappingRead>,
+    /// Checkpoints to save, until their networks are back on the host.
+    saving: VecDeque<(PathBuf, Reading<Checkpoint>)>,
     read_back: bool,
     show_batch: bool,
 }
@@ -488,6 +497,7 @@ impl Worker {
             last_map: None,
             map_seconds: 0.0,
             reading: None,
+            saving: VecDeque::new(),
             read_back: false,
             show_batch: false,
         };
@@ -516,6 +526,7 @@ impl Worker {
     /// Maps the points if that is due, then takes a chunk of steps lasting about `chunk`, or
     /// reports the steps in flight when there are none to take. Returns whether it trained.
     fn turn(&mut self, chunk: Duration) -> bool {
+        self.finish_saving();
         self.finish_mapping();
         if self.mapping_due() {
             self.publish_mapping();
@@ -632,10 +643,9 @@ impl Worker {
             }
             Request::Save(path) => {
                 self.settle();
-                let saved = self.network.save(&path);
-                self.send(Report::Done(
-                    saved.map(|p| format!("saved {}", p.display())),
-                ));
+                let read = Reading::Pending(self.network.checkpoint_later());
+                self.saving.push_back((path, read));
+                self.finish_saving();
             }
             Request::Retune { lr, batch } => {
                 if let Err(e) = self.network.retune(lr, batch) {
@@ -939,6 +949,19 @@ impl Worker {
             self.send(Report::Batch { points, mapped });
         }
         self.mapped = Some((generation, step));
+    }
+
+    /// Sends the checkpoints whose networks are back on the host, in order.
+    fn finish_saving(&mut self) {
+        while let Some((_, read)) = self.saving.front_mut()
+            && read.poll()
+        {
+            let (path, read) = self.saving.pop_front().expect("looked at");
+            self.send(Report::Checkpoint {
+                path: path.with_extension(CHECKPOINT_EXTENSION),
+                bytes: read.take().and_then(Checkpoint::to_bytes),
+            });
+        }
     }
 
     /// What a read brought back, or nothing after saying why it failed.

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use bevy::prelude::*;
 
 use super::orbit::RecordingStatus;
+use super::output_file::write_output;
 use super::points::PointWriter;
 use super::positions::SphereMapping;
 use super::settings::{ColourMode, SphereSettings};
@@ -13,8 +14,8 @@ use super::texture::{SphereImage, point_colour, texture_pixels};
 use super::training::{SphereTrainer, TrainingState};
 use crate::Error;
 use crate::learn::backend::BackendKind;
-use crate::learn::export::{write_grid_csv, write_ply};
-use crate::learn::glb::{SurfacePaint, write_glb};
+use crate::learn::export::{grid_csv_bytes, ply_bytes};
+use crate::learn::glb::{SurfacePaint, glb_bytes};
 use crate::learn::grid::{grid_points, notebook_colour};
 use crate::learn::worker::Request;
 
@@ -199,8 +200,8 @@ pub(crate) fn write_exports(
                 None => mapping.points.iter().map(|&p| notebook_colour(p)).collect(),
             }
         };
-        let written = match export_format(&path) {
-            Ok(ExportFormat::Csv) => write_grid_csv(&path, &mapping.points, &mapping.mapped),
+        let bytes = match export_format(&path) {
+            Ok(ExportFormat::Csv) => Ok(grid_csv_bytes(&mapping.points, &mapping.mapped)),
             Ok(ExportFormat::Ply) => {
                 let colours: Vec<[u8; 3]> = match texture {
                     Some(texture) => (mapping.points.iter())
@@ -208,24 +209,25 @@ pub(crate) fn write_exports(
                         .collect(),
                     None => vertex_colours(),
                 };
-                write_ply(&path, &mapping.mapped, &colours)
+                Ok(ply_bytes(&mapping.mapped, &colours))
             }
             Ok(ExportFormat::Glb) => match (mapping.surface(), texture.and_then(texture_pixels)) {
                 (Some(surface), Some(pixels)) => {
-                    write_glb(&path, &surface, SurfacePaint::Texture(&pixels))
+                    glb_bytes(&surface, SurfacePaint::Texture(&pixels))
                 }
-                (Some(surface), None) => write_glb(
-                    &path,
-                    &surface,
-                    SurfacePaint::VertexColours(&vertex_colours()),
-                ),
-                (None, _) => Err(Error::Config(format!(
-                    "cannot write {}: the mapping does not cover the grid",
-                    path.display()
-                ))),
+                (Some(surface), None) => {
+                    glb_bytes(&surface, SurfacePaint::VertexColours(&vertex_colours()))
+                }
+                (None, _) => Err("the mapping does not cover the grid".into()),
             },
-            Err(e) => Err(e),
+            Err(e) => {
+                state.report(Err(e));
+                continue;
+            }
         };
-        state.report(written.map(|()| format!("wrote {}", path.display())));
+        let written = bytes
+            .map_err(|reason| Error::Config(format!("cannot write {}: {reason}", path.display())))
+            .and_then(|bytes| write_output(&path, &bytes));
+        state.report(written.map(|at| format!("wrote {at}")));
     }
 }

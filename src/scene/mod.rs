@@ -13,6 +13,7 @@ pub(crate) mod commands;
 #[cfg(all(feature = "ui", not(target_arch = "wasm32")))]
 pub(crate) mod file_dialog;
 pub(crate) mod orbit;
+pub(crate) mod output_file;
 pub(crate) mod plugin;
 pub(crate) mod points;
 pub(crate) mod positions;

@@ -13,6 +13,7 @@ use wgpu::AdapterInfo;
 
 #[cfg(target_arch = "wasm32")]
 use super::browser_adapter::BrowserAdapter;
+use super::output_file::write_output;
 use super::points::PointWriter;
 use super::positions::SphereMapping;
 use super::render_device::BurnWgpuDevice;
@@ -376,6 +377,15 @@ pub(crate) fn collect_reports(
                 if settings.view == SphereView::TrainingBatch {
                     points.show_batch(&batch, &mapped);
                 }
+            }
+            Report::Checkpoint { path, bytes } => {
+                let written = bytes
+                    .map_err(|reason| Error::Checkpoint {
+                        path: path.clone(),
+                        reason,
+                    })
+                    .and_then(|bytes| write_output(&path, &bytes));
+                state.report(written.map(|at| format!("saved {at}")));
             }
             Report::Done(outcome) => state.report(outcome),
         }

@@ -368,11 +368,8 @@ fn panel(
                         .show(ui, |ui| record_orbit(ui, panel, &recording, &mut record));
                 }
                 #[cfg(target_arch = "wasm32")]
-                {
-                    ui.label("trained with:");
-                    ui.small(&state.trained_with);
-                    ui.small("Checkpoints, exports and orbit videos are in the native demo.");
-                }
+                egui::CollapsingHeader::new("Checkpoint and export")
+                    .show(ui, |ui| downloads(ui, &state, &mut commands));
             });
         });
     let scale = ctx.pixels_per_point();
@@ -838,6 +835,29 @@ fn files(
             }
         }
     });
+}
+
+/// Checkpoints and exports, as the browser's downloads.
+#[cfg(target_arch = "wasm32")]
+fn downloads(
+    ui: &mut egui::Ui,
+    state: &TrainingState,
+    commands: &mut MessageWriter<SphereCommand>,
+) {
+    ui.label("trained with:");
+    ui.small(&state.trained_with);
+    let name = PathBuf::from(format!("sphere-{}", state.steps));
+    ui.horizontal_wrapped(|ui| {
+        if ui.button("Save checkpoint").clicked() {
+            commands.write(SphereCommand::Save(name.clone()));
+        }
+        for extension in ["glb", "ply", "csv"] {
+            if ui.button(format!("Export .{extension}")).clicked() {
+                commands.write(SphereCommand::Export(name.with_extension(extension)));
+            }
+        }
+    });
+    ui.small("They go to the browser's downloads. Orbit videos are in the native demo.");
 }
 
 /// Size, length and file of an orbit video, and the recording's progress.

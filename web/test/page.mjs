@@ -2,7 +2,8 @@
 // and checks what a visitor sees: the sphere drawn right of the panel in many colours, the
 // training steps advancing, an image loaded through the page's file input changing the
 // colours; the same sphere trained by the fused GPU step on the page's WebGPU device
-// (`?backend=wgpu`: on SwiftShader the CPU is the default); and, in a page without WebGPU, a
+// (`?backend=wgpu`: on SwiftShader the CPU is the default), saved as a checkpoint and exported
+// as glTF through the browser's downloads; and, in a page without WebGPU, a
 // message in words. Prints the time to the first picture, the frame rate, the training speed
 // and the backend of each. Exits non-zero with one line on the first check that fails.
 //
@@ -90,6 +91,21 @@ async function checkGpu(page) {
   if (after.steps <= before.steps) fail(`GPU training steps did not advance (${before.steps} → ${after.steps})`);
   report("?backend=wgpu", firstPicture, before, after, span);
   await page.screenshot({ path: join(dist, "screenshot-gpu.png") });
+
+  // A checkpoint and a mesh, read back from the GPU without waiting, as downloads.
+  for (const [name, check] of [
+    ["sphere.mpk", (bytes) => bytes.length > 1000],
+    ["sphere.glb", (bytes) => bytes.subarray(0, 4).toString() === "glTF" && bytes.readUInt32LE(8) === bytes.length],
+  ]) {
+    const download = page.waitForEvent("download", { timeout: 60000 });
+    await page.evaluate((name) => window.sphere.download(name), name);
+    const file = await download;
+    const bytes = await readFile(await file.path());
+    if (file.suggestedFilename() !== name || !check(bytes)) {
+      fail(`the download of ${name} came as ${file.suggestedFilename()}, ${bytes.length} bytes`);
+    }
+    console.log(`?backend=wgpu: downloaded ${name}, ${bytes.length} bytes`);
+  }
 }
 
 // Loads the page with `query` and waits for the first picture: the sphere right of the panel,

@@ -108,6 +108,18 @@ impl FusedNetwork {
         self.network_at(self.shown_base())
     }
 
+    /// [`FusedNetwork::shown`], read back without waiting: a copy of the state now, which the
+    /// steps queued after it do not change.
+    pub(crate) fn shown_later(&self) -> DeviceRead<SphereNet<HostBackend>> {
+        let (base, n) = (self.shown_base(), self.layout.parameters);
+        let model = self.model.clone();
+        let read = self.read_later(self.state().state);
+        Box::pin(async move {
+            let state = read.await?;
+            Ok(model.with_parameters(&state[base..base + n], &Default::default()))
+        })
+    }
+
     /// The network as the last step left it, copied to the CPU.
     pub(crate) fn network(&self) -> SphereNet<HostBackend> {
         self.network_at(0)
