@@ -4,8 +4,6 @@
 //! or the fused GPU step ([`FusedNetwork`](super::gpu_step::FusedNetwork)). The loop is
 //! compiled once, in this crate, and not again in every program that trains.
 
-use std::pin::Pin;
-
 use burn::optim::lr_scheduler::LrScheduler;
 use burn::optim::lr_scheduler::step::{StepLrScheduler, StepLrSchedulerConfig};
 use futures_lite::future::{block_on, poll_once};
@@ -15,6 +13,7 @@ use rand::{RngExt, SeedableRng};
 
 use super::backend::HostBackend;
 use super::config::TrainConfig;
+use super::device_read::DeviceRead;
 use super::model::SphereNet;
 use super::recovery::{RECOVERY_LR_FACTOR, Recovery, Snapshot, Snapshots};
 use crate::Error;
@@ -29,10 +28,6 @@ pub struct StepStats {
     /// The learning rate the step used.
     pub lr: f64,
 }
-
-/// Values on their way back from the device. On the CPU they are there at the first poll; in
-/// a browser a GPU read completes only between frames, so nothing there may wait for one.
-pub(crate) type DeviceRead<T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send>>;
 
 /// The read of a chunk's losses from the device.
 pub(crate) type LossRead = DeviceRead<Vec<f32>>;

@@ -14,6 +14,7 @@ pub(crate) mod average;
 pub(crate) mod backend;
 pub(crate) mod checkpoint;
 pub(crate) mod config;
+pub(crate) mod device_read;
 pub(crate) mod distortion;
 pub(crate) mod engine;
 pub(crate) mod export;
@@ -28,6 +29,8 @@ pub(crate) mod metrics;
 pub(crate) mod model;
 pub(crate) mod objective;
 pub(crate) mod ops;
+#[cfg(all(feature = "scene", target_arch = "wasm32"))]
+pub(crate) mod pacing;
 pub(crate) mod recovery;
 pub(crate) mod surface;
 pub(crate) mod trainer;

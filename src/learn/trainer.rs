@@ -10,7 +10,8 @@ use futures_lite::future::block_on;
 use super::backend::{BackendKind, CpuBackend, GpuBackend, HostBackend, TrainingDevice};
 use super::checkpoint::Checkpoint;
 use super::config::TrainConfig;
-use super::engine::{DeviceRead, Engine, Network, PendingSteps, StepStats};
+use super::device_read::{DeviceRead, ready};
+use super::engine::{Engine, Network, PendingSteps, StepStats};
 use super::gpu_copy::{GpuTarget, copy_to_buffer};
 use super::gpu_step::FusedNetwork;
 use super::model::SphereNet;
@@ -350,9 +351,4 @@ impl Trainer {
             }
         }
     }
-}
-
-/// Values already on the host, as a read that is done at its first poll.
-fn ready<T: Send + 'static>(values: T) -> DeviceRead<T> {
-    Box::pin(std::future::ready(Ok(values)))
 }

@@ -20,14 +20,16 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel}
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use futures_lite::future::block_on;
 use web_time::Instant;
 
 use super::backend::TrainingDevice;
 use super::checkpoint::{CHECKPOINT_EXTENSION, Checkpoint};
 use super::config::TrainConfig;
-use super::engine::{DeviceRead, PendingSteps, StepStats};
+use super::device_read::Reading;
+use super::engine::{PendingSteps, StepStats};
 use super::gpu_copy::GpuTarget;
+#[cfg(target_arch = "wasm32")]
+use super::pacing::Pacing;
 use super::recovery::Recovery;
 use super::trainer::Trainer;
 use crate::Error;
@@ -126,16 +128,9 @@ const MIN_MAP_INTERVAL: Duration = Duration::from_millis(16);
 const MAX_MAP_SHARE: f64 = 0.1;
 /// The most steps a chunk takes.
 const MAX_CHUNK: usize = 1000;
-/// Steps of the first chunk on a GPU in a browser, before the worker knows how fast the device
-/// takes them.
-#[cfg(target_arch = "wasm32")]
-const FIRST_GPU_CHUNK: f64 = 4.0;
 /// Chunks a page keeps queued on a GPU at most: one a frame, while earlier ones come back.
 #[cfg(target_arch = "wasm32")]
 const MAX_CHUNKS_IN_FLIGHT: usize = 2;
-/// How often, in frames, a page measures a frame without training on a GPU.
-#[cfg(target_arch = "wasm32")]
-const UNTRAINED_EVERY: u64 = 32;
 /// How often a thread with a mapping ready looks whether the app took the last one.
 #[cfg(not(target_arch = "wasm32"))]
 const UNREAD_POLL: Duration = Duration::from_millis(4);
@@ -323,95 +318,6 @@ struct Worker {
     show_batch: bool,
 }
 
-/// How a page sizes the chunk of steps it queues on a GPU each frame. It cannot time the GPU,
-/// which computes the steps in the queue it draws from, but it sees what they cost in frame
-/// time. Every [`UNTRAINED_EVERY`] frames it queues nothing until no step is in flight, and
-/// the frame after that one is a frame without training. Chunks grow while frames are at most
-/// a fifth longer than that (on a GPU that waits for the display: until training fills what
-/// the frame leaves idle), and shrink while they are half again as long.
-#[cfg(target_arch = "wasm32")]
-struct Pacing {
-    /// Steps of the next chunk.
-    chunk: f64,
-    /// Frames begun, and when the latest began.
-    frame: u64,
-    started: Option<Instant>,
-    phase: PacingPhase,
-    /// Whether the frame under way queued a whole chunk.
-    queued_whole: bool,
-    /// The length of the latest frame without training, in seconds.
-    untrained: Option<f64>,
-}
-
-/// What a frame does for [`Pacing`].
-#[cfg(target_arch = "wasm32")]
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum PacingPhase {
-    /// Queues a chunk.
-    Training,
-    /// Queues none, until the steps in flight are back.
-    Draining,
-    /// Queues none with none in flight: its length is that of a frame without training.
-    Measuring,
-}
-
-#[cfg(target_arch = "wasm32")]
-impl Pacing {
-    fn new() -> Self {
-        Self {
-            chunk: FIRST_GPU_CHUNK,
-            frame: 0,
-            started: None,
-            phase: PacingPhase::Draining,
-            queued_whole: false,
-            untrained: None,
-        }
-    }
-
-    /// A frame begins, with steps in flight or not (`idle`): sizes its chunk from how long the
-    /// last frame took.
-    fn begin_frame(&mut self, idle: bool) {
-        let now = Instant::now();
-        if let Some(started) = self.started {
-            let length = (now - started).as_secs_f64();
-            match (self.phase, self.untrained) {
-                (PacingPhase::Measuring, _) => {
-                    self.untrained = Some(length);
-                    self.phase = PacingPhase::Training;
-                }
-                (PacingPhase::Training, Some(bare)) if length <= 1.2 * bare => {
-                    if self.queued_whole {
-                        self.chunk = (self.chunk * 1.25).min(MAX_CHUNK as f64);
-                    }
-                }
-                (PacingPhase::Training, Some(bare)) if length > 1.5 * bare => {
-                    self.chunk = (self.chunk * 0.8).max(1.0);
-                }
-                _ => {}
-            }
-        }
-        self.started = Some(now);
-        self.frame += 1;
-        if self.phase == PacingPhase::Training && self.frame % UNTRAINED_EVERY == 0 {
-            self.phase = PacingPhase::Draining;
-        }
-        if self.phase == PacingPhase::Draining && idle {
-            self.phase = PacingPhase::Measuring;
-        }
-        self.queued_whole = false;
-    }
-
-    /// Whether the frame under way queues steps.
-    fn trains(&self) -> bool {
-        self.phase == PacingPhase::Training
-    }
-
-    /// The frame queued `steps` steps.
-    fn queued(&mut self, steps: usize) {
-        self.queued_whole |= steps as f64 >= self.chunk.floor();
-    }
-}
-
 /// A mapping of the network on its way to the app.
 struct MappingRead {
     /// The network's generation and steps when it was mapped.
@@ -423,37 +329,6 @@ struct MappingRead {
     host: Option<Reading<Vec<[f32; 3]>>>,
     /// The latest training batch and its mapping with dropout on, when it is shown.
     batch: Option<(Vec<[f32; 2]>, Reading<Vec<[f32; 3]>>)>,
-}
-
-/// A read from the device, then what it brought back.
-enum Reading<T> {
-    Pending(DeviceRead<T>),
-    Done(Result<T, String>),
-}
-
-impl<T> Reading<T> {
-    /// Whether the values are back: waits for them, except in a browser, which cannot.
-    fn poll(&mut self) -> bool {
-        if let Self::Pending(read) = self {
-            #[cfg(not(target_arch = "wasm32"))]
-            let done = Some(block_on(read));
-            #[cfg(target_arch = "wasm32")]
-            let done = block_on(futures_lite::future::poll_once(read));
-            match done {
-                Some(values) => *self = Self::Done(values),
-                None => return false,
-            }
-        }
-        true
-    }
-
-    /// The values, once [`Reading::poll`] has said they are back.
-    fn take(self) -> Result<T, String> {
-        match self {
-            Self::Done(values) => values,
-            Self::Pending(_) => Err("the read is not back yet".into()),
-        }
-    }
 }
 
 impl Worker {
@@ -486,7 +361,7 @@ impl Worker {
             limit_since: (Instant::now(), 0),
             in_flight: VecDeque::new(),
             #[cfg(target_arch = "wasm32")]
-            pacing: Pacing::new(),
+            pacing: Pacing::new(MAX_CHUNK),
             recoveries_reported: 0,
             stuck_reported: false,
             seconds_per_step: 1e-3,
@@ -744,7 +619,7 @@ impl Worker {
         let chunk = (chunk.as_secs_f64() / self.seconds_per_step.max(1e-7)) as usize;
         #[cfg(target_arch = "wasm32")]
         let chunk = match self.device {
-            TrainingDevice::Wgpu(_) => chunk.min(self.pacing.chunk as usize),
+            TrainingDevice::Wgpu(_) => chunk.min(self.pacing.chunk()),
             TrainingDevice::Cpu => chunk,
         };
         let chunk = chunk.clamp(1, MAX_CHUNK);

@@ -19,7 +19,8 @@ export async function adapter_info() {
 }
 "#)]
 extern "C" {
-    async fn adapter_info() -> JsValue;
+    #[wasm_bindgen(catch)]
+    async fn adapter_info() -> Result<JsValue, JsValue>;
 }
 
 /// The page's description of its adapter, once its promise has resolved.
@@ -32,7 +33,9 @@ impl BrowserAdapter {
         let adapter = Self::default();
         let answer = adapter.0.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            let info = adapter_info().await.as_string().unwrap_or_default();
+            // A page that cannot say has no software adapter to tell.
+            let info = adapter_info().await.ok().and_then(|i| i.as_string());
+            let info = info.unwrap_or_default();
             *answer.lock().unwrap_or_else(PoisonError::into_inner) = Some(info);
         });
         adapter
