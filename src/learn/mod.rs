@@ -3,7 +3,8 @@
 //! each with its gradient), the training `config`s, the `trainer` (its loop in `engine`, with
 //! its `recovery` from non-finite steps; a step is burn's autodiff and optimiser in `ops`, with
 //! the running `average` of the parameters, or the fused step on the GPU in `gpu_step`) and,
-//! with the `scene` feature, the `worker` thread that runs it for the plugin; checkpoints,
+//! with the `scene` feature, the `worker` thread that runs it for the plugin (in a page, within
+//! the frames: the `pacing` of its GPU chunks, and `device_read`s that do not wait); checkpoints,
 //! metrics and the `distortion` of each grid cell, the mapped grid as a `surface`, and exports
 //! (`glb` for the surface).
 //!
