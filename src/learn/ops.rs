@@ -12,6 +12,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use super::average::ParameterAverage;
 use super::backend::HostBackend;
 use super::config::TrainConfig;
+use super::device_read::{DeviceRead, ready};
 use super::engine::{AREA_STEP, Batch, LossRead, Network};
 use super::fused::{FusedBackend, fused_silu, fused_uniformity_loss};
 use super::model::{SphereNet, dropout_mask, step_masks};
@@ -155,20 +156,21 @@ impl<B: FusedBackend> OpNetwork<B> {
         mapped.clone().mask_fill(mapped.is_nan(), 0.0)
     }
 
-    /// Maps points through the network in training mode, with dropout masks from `rng`.
+    /// Maps points through the network in training mode, with dropout masks from `rng`: a read
+    /// that is done at once, in the fused step's form.
     pub(crate) fn map_with_dropout(
         &self,
         config: &TrainConfig,
         points: &[[f32; 2]],
         rng: &mut Xoshiro256PlusPlus,
-    ) -> Vec<[f32; 3]> {
+    ) -> DeviceRead<Vec<[f32; 3]>> {
         let model = self.model.valid();
         let masks: Vec<_> = (config.model.hidden.iter())
             .zip(&config.model.dropout)
             .filter(|(_, p)| **p > 0.0)
             .map(|(&width, &p)| dropout_mask(rng, [points.len(), width], p, &self.device))
             .collect();
-        forward_points(&model, points, Some(&masks), &self.device)
+        ready(forward_points(&model, points, Some(&masks), &self.device))
     }
 
     /// The loss of `batch`, with its autodiff graph. The batch and the points of the local

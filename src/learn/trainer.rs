@@ -302,9 +302,8 @@ impl Trainer {
     /// [`Trainer::eval`], read back without waiting: the form a browser page can use.
     pub(crate) fn eval_later(&self, points: &[[f32; 2]]) -> DeviceRead<Vec<[f32; 3]>> {
         match &self.engine {
-            Engines::Cpu(e) => ready(e.network().eval(points)),
-            Engines::Gpu(e) => ready(e.network().eval(points)),
             Engines::Fused(e) => e.network().eval_later(points),
+            _ => ready(self.eval(points)),
         }
     }
 
@@ -336,19 +335,9 @@ impl Trainer {
         &mut self,
         points: &[[f32; 2]],
     ) -> DeviceRead<Vec<[f32; 3]>> {
-        match &mut self.engine {
-            Engines::Cpu(e) => {
-                let (config, network, rng) = e.viewing();
-                ready(network.map_with_dropout(config, points, rng))
-            }
-            Engines::Gpu(e) => {
-                let (config, network, rng) = e.viewing();
-                ready(network.map_with_dropout(config, points, rng))
-            }
-            Engines::Fused(e) => {
-                let (config, network, rng) = e.viewing();
-                network.map_with_dropout(config, points, rng)
-            }
-        }
+        with_engine!(&mut self.engine, e => {
+            let (config, network, rng) = e.viewing();
+            network.map_with_dropout(config, points, rng)
+        })
     }
 }

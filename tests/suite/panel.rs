@@ -10,12 +10,17 @@ use bevy_neural_sphere::{
 
 use crate::app::headless_app;
 
-#[test]
-fn the_open_panel_moves_the_view_centre_into_the_free_part_of_the_window() {
+/// A paused app on the CPU with the panel.
+fn app_with_panel() -> App {
     let plugin = NeuralSpherePlugin::default()
         .with_backend(BackendKind::Cpu)
         .paused();
-    let mut app = headless_app((plugin, NeuralSphereUiPlugin));
+    headless_app((plugin, NeuralSphereUiPlugin))
+}
+
+#[test]
+fn the_open_panel_moves_the_view_centre_into_the_free_part_of_the_window() {
+    let mut app = app_with_panel();
     let size = UVec2::new(1280, 720);
     let target = Image::new_target_texture(size.x, size.y, TextureFormat::Rgba8UnormSrgb, None);
     let target = app.world_mut().resource_mut::<Assets<Image>>().add(target);
@@ -47,10 +52,7 @@ fn the_open_panel_moves_the_view_centre_into_the_free_part_of_the_window() {
 
 #[test]
 fn an_image_given_by_its_contents_opens_under_its_name_even_where_a_file_has_it() {
-    let plugin = NeuralSpherePlugin::default()
-        .with_backend(BackendKind::Cpu)
-        .paused();
-    let mut app = headless_app((plugin, NeuralSphereUiPlugin));
+    let mut app = app_with_panel();
     // A red PNG named after a file in the working folder (the crate's root while testing):
     // the contents count, not the file.
     let red = image::RgbaImage::from_pixel(4, 4, image::Rgba([255, 0, 0, 255]));
