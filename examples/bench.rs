@@ -23,6 +23,11 @@ use clap::Parser;
 use cubecl::config::profiling::ProfilingLogLevel;
 use cubecl::config::{CubeClRuntimeConfig, RuntimeConfig};
 
+/// The allocator the other examples train with (`support/cli.rs` says why), so the steps timed
+/// here are theirs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Time a preset's training step on each backend, or the closed preset's time to close.
 #[derive(Parser)]
 struct Args {
