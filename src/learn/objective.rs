@@ -23,6 +23,10 @@ use crate::Error;
 /// `eps` of PyTorch's `CosineSimilarity`.
 const COSINE_EPS: f64 = 1e-8;
 
+/// Where [`shape_loss`] stops growing: `4 s1² s2² / (s1² + s2²)²` at s1/s2 ≈ 200. The fused GPU
+/// step's `objective.wgsl` cuts at the same value.
+const SHAPE_KEPT_MIN: f64 = 1e-4;
+
 /// The loss a network trains on.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
 pub enum Objective {
@@ -112,19 +116,22 @@ pub fn equal_area_loss<B: Backend>(
 ) -> Tensor<B, 1> {
     let du = along_u - at.clone();
     let dv = along_v - at.clone();
-    let c = |t: &Tensor<B, 2>, i: usize| t.clone().narrow(1, i, 1);
     // The triple product f(p) · (du × dv).
-    let signed = c(&at, 0) * (c(&du, 1) * c(&dv, 2) - c(&du, 2) * c(&dv, 1))
-        + c(&at, 1) * (c(&du, 2) * c(&dv, 0) - c(&du, 0) * c(&dv, 2))
-        + c(&at, 2) * (c(&du, 0) * c(&dv, 1) - c(&du, 1) * c(&dv, 0));
+    let [x, y, z] = cross(&du, &dv);
+    let column = |i: usize| at.clone().narrow(1, i, 1);
+    let signed = column(0) * x + column(1) * y + column(2) * z;
     let outwards = signed.clone().mean().sign().detach().unsqueeze::<2>();
     let ratio = signed * outwards / (4.0 * std::f64::consts::PI * step * step);
     (ratio - 1.0).square().mean()
 }
 
-/// The shape term: the mean over points of `((|du|² − |dv|²)² + 4 (du·dv)²) / (|du|² + |dv|²)²`,
-/// which is `((s1² − s2²) / (s1² + s2²))²` for the singular values `s1 ≥ s2` of the map's
-/// local Jacobian: 0 where the map keeps shapes (conformal), 1 where it squashes a patch flat.
+/// The shape term: the mean over points of `−ln(4 s1² s2² / (s1² + s2²)²)`, which is
+/// `2 ln((s1/s2 + s2/s1) / 2)` for the singular values `s1 ≥ s2` of the map's local Jacobian:
+/// 0 where the map keeps shapes (conformal), 0.45 where it draws a patch out twice as long one
+/// way as the other, and growing without bound as the patch is squashed flat (cut at
+/// `−ln 10⁻⁴` ≈ 9.2, s1/s2 ≈ 200). A bounded penalty such as `((s1² − s2²)/(s1² + s2²))²`
+/// charges at most 1 however flat a patch gets, so it lets the distortion pile up in a few
+/// places; this one spreads it out.
 ///
 /// `at`, `along_u` and `along_v` are as [`equal_area_loss`] takes them; the term does not
 /// depend on the step. No map of the square onto the whole sphere is both equal-area and
@@ -137,9 +144,21 @@ pub fn shape_loss<B: Backend>(
 ) -> Tensor<B, 1> {
     let du = along_u - at.clone();
     let dv = along_v - at;
-    let uu = du.clone().square().sum_dim(1);
-    let vv = dv.clone().square().sum_dim(1);
-    let uv = (du * dv).sum_dim(1);
-    let spread = (uu.clone() - vv.clone()).square() + uv.square() * 4.0;
-    (spread / (uu + vv).square().clamp_min(1e-30)).mean()
+    // |du × dv|² = s1² s2² (from the cross product: uu vv − uv² cancels badly in f32 where
+    // the patch is nearly flat), and |du|² + |dv|² = s1² + s2².
+    let [x, y, z] = cross(&du, &dv);
+    let squashed = x.square() + y.square() + z.square();
+    let spread = (du.square().sum_dim(1) + dv.square().sum_dim(1)).square();
+    let kept = squashed * 4.0 / spread.clamp_min(1e-30);
+    kept.clamp_min(SHAPE_KEPT_MIN).log().neg().mean()
+}
+
+/// The columns of the row-wise cross product `a × b` of two `[n, 3]` tensors.
+fn cross<B: Backend>(a: &Tensor<B, 2>, b: &Tensor<B, 2>) -> [Tensor<B, 2>; 3] {
+    let c = |t: &Tensor<B, 2>, i: usize| t.clone().narrow(1, i, 1);
+    [
+        c(a, 1) * c(b, 2) - c(a, 2) * c(b, 1),
+        c(a, 2) * c(b, 0) - c(a, 0) * c(b, 2),
+        c(a, 0) * c(b, 1) - c(a, 1) * c(b, 0),
+    ]
 }

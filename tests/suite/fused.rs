@@ -61,10 +61,13 @@ fn both_ways(config: TrainConfig, steps: usize) {
 
 #[test]
 fn the_fused_step_takes_the_cpu_steps_on_the_closed_preset() {
-    // Past step 500, so the equal-area term counts too; and the shape term.
+    // Past step 500, so the equal-area term counts too.
     let config = Preset::Closed.config().with_area_from(3);
-    both_ways(config.clone(), 8);
-    both_ways(config.with_shape_weight(0.5), 8);
+    both_ways(config.clone().with_shape_weight(0.0), 8);
+    // And the shape term, once the first steps have spread the initial network's thin sliver
+    // of the sphere: there its patches are nearly flat, where the term's logarithm turns the
+    // devices' different f32 rounding into differences of 1e-3 in the loss.
+    both_ways(config.with_area_from(20).with_shape_weight(0.5), 26);
 }
 
 #[test]

@@ -8,6 +8,9 @@
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<storage, read_write> obj: array<f32>;
 
+// Where the shape term stops growing (`SHAPE_KEPT_MIN` in objective.rs).
+const SHAPE_KEPT_MIN: f32 = 1e-4;
+
 fn output(row: u32) -> vec3<f32> {
     return vec3<f32>(y[row * 3u], y[row * 3u + 1u], y[row * 3u + 2u]);
 }
@@ -67,19 +70,27 @@ fn area(k: u32, rows: u32, m: u32) {
     let gu = cross(dv, at);
     let gv = cross(at, du);
     let o = rows * 4u + k * AREA_W;
-    obj[o] = dot(at, cross(du, dv));
-    let gat = cross(du, dv) - gu - gv;
-    // The shape term E = N / D, N = (uu − vv)² + 4 uv², D = (uu + vv)², and its gradient:
-    // ∂E/∂du = (4 (uu − vv) du + 8 uv dv − 4 E (uu + vv) du) / D, and likewise for dv.
+    let normal = cross(du, dv);
+    obj[o] = dot(at, normal);
+    let gat = normal - gu - gv;
+    // The shape term E = −ln K, K = 4 |du × dv|² / D (`kept`), D = (uu + vv)², cut where
+    // K < 10⁻⁴ (`shape_loss`). K = 1 − Q with Q = ((uu − vv)² + 4 uv²) / D, whose gradient is
+    // ∂Q/∂du = (4 (uu − vv) du + 8 uv dv − 4 Q (uu + vv) du) / D, and likewise for dv; so
+    // ∂E/∂du = ∂Q/∂du / K.
     let uu = dot(du, du);
     let vv = dot(dv, dv);
     let uv = dot(du, dv);
     let d = max((uu + vv) * (uu + vv), 1e-30);
-    let e = ((uu - vv) * (uu - vv) + 4.0 * uv * uv) / d;
-    let sdu = (4.0 * (uu - vv) * du + 8.0 * uv * dv - 4.0 * e * (uu + vv) * du) / d;
-    let sdv = (-4.0 * (uu - vv) * dv + 8.0 * uv * du - 4.0 * e * (uu + vv) * dv) / d;
+    let q = ((uu - vv) * (uu - vv) + 4.0 * uv * uv) / d;
+    let kept = 4.0 * dot(normal, normal) / d;
+    var sdu = vec3<f32>(0.0);
+    var sdv = vec3<f32>(0.0);
+    if (kept > SHAPE_KEPT_MIN) {
+        sdu = (4.0 * (uu - vv) * du + 8.0 * uv * dv - 4.0 * q * (uu + vv) * du) / (d * kept);
+        sdv = (-4.0 * (uu - vv) * dv + 8.0 * uv * du - 4.0 * q * (uu + vv) * dv) / (d * kept);
+    }
     let sat = -(sdu + sdv);
-    obj[o + 10u] = e;
+    obj[o + 10u] = -log(max(kept, SHAPE_KEPT_MIN));
     for (var c = 0u; c < 3u; c++) {
         obj[o + 1u + c] = gat[c];
         obj[o + 4u + c] = gu[c];
