@@ -1,7 +1,7 @@
 //! The crate's integration tests, in one binary to keep link times down.
 
 /// The allocator the examples train with (`examples/support/cli.rs` says why): the suite's
-/// training runs take less time with it.
+/// training runs go as fast as theirs.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
