@@ -793,16 +793,13 @@ impl Worker {
         if !(host_back && batch_back) {
             return;
         }
-        let Some(MappingRead {
+        let MappingRead {
             generation,
             step,
             on_gpu,
             host,
             batch,
-        }) = self.reading.take()
-        else {
-            return;
-        };
+        } = self.reading.take().expect("looked at");
         if generation != self.generation {
             // The network changed while its mapping came back.
             return;

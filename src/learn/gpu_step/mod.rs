@@ -34,7 +34,7 @@ use self::kernel::{GROUP, Wgsl};
 use self::layout::{Layout, seed_bits};
 use super::backend::HostBackend;
 use super::config::TrainConfig;
-use super::device_read::DeviceRead;
+use super::device_read::{DeviceRead, ready};
 use super::engine::{Batch, LossRead, Network};
 use super::gpu_copy::{GpuTarget, copy_handle};
 use super::model::{SphereNet, SphereNetConfig};
@@ -148,7 +148,7 @@ impl FusedNetwork {
     /// [`FusedNetwork::eval`], read back without waiting.
     pub(crate) fn eval_later(&self, points: &[[f32; 2]]) -> DeviceRead<Vec<[f32; 3]>> {
         if points.is_empty() {
-            return Box::pin(async { Ok(Vec::new()) });
+            return ready(Vec::new());
         }
         let outputs = self.map(points, Head::evaluate(points.len(), self.average > 0.0));
         self.positions_later(outputs)
@@ -174,7 +174,7 @@ impl FusedNetwork {
         rng: &mut Xoshiro256PlusPlus,
     ) -> DeviceRead<Vec<[f32; 3]>> {
         if points.is_empty() {
-            return Box::pin(async { Ok(Vec::new()) });
+            return ready(Vec::new());
         }
         let head = Head {
             mode: Mode::Dropout,
