@@ -14,10 +14,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use bevy_neural_sphere::{
-    Activation, BackendKind, DistortionScale, Error, Objective, Preset, SphereNetConfig,
-    SphereSurface, StepStats, SurfacePaint, Trainer, grid_metrics, grid_points, notebook_colour,
-    sphere_metrics, training_device, write_cells_csv, write_glb, write_grid_csv, write_loss_csv,
-    write_ply,
+    Activation, BackendKind, DistortionScale, Error, InputEncoding, Objective, Preset,
+    SphereNetConfig, SphereSurface, StepStats, SurfacePaint, Trainer, grid_metrics, grid_points,
+    notebook_colour, sphere_metrics, training_device, write_cells_csv, write_glb, write_grid_csv,
+    write_loss_csv, write_ply,
 };
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -78,6 +78,10 @@ struct Args {
     /// Dropout after every hidden layer, with --hidden.
     #[arg(long, default_value_t = 0.0)]
     dropout: f64,
+    /// What the first layer sees of a point, overriding the preset's: `point` (u, v) or
+    /// `cones` (with features that can open the square's edge midpoints).
+    #[arg(long)]
+    encoding: Option<InputEncoding>,
     /// Side of the evaluation grid written to grid.csv, grid.ply and grid.glb.
     #[arg(long, default_value_t = 100)]
     grid: usize,
@@ -115,8 +119,10 @@ fn run(args: &Args) -> Result<(), Error> {
         config.model = SphereNetConfig::new()
             .with_activations(vec![args.activation; hidden.len()])
             .with_dropout(vec![args.dropout; hidden.len()])
-            .with_hidden(hidden.clone());
+            .with_hidden(hidden.clone())
+            .with_encoding(config.model.encoding);
     }
+    config.model.encoding = args.encoding.unwrap_or(config.model.encoding);
     config.validate()?;
     if args.grid == 0 {
         return Err(Error::Config("--grid must be at least 1".into()));

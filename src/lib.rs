@@ -33,7 +33,8 @@ pub use learn::metrics::{
     sphere_metrics,
 };
 pub use learn::model::{
-    Activation, SphereNet, SphereNetConfig, SphereNetRecord, dropout_factor, dropout_mask,
+    Activation, InputEncoding, SphereNet, SphereNetConfig, SphereNetRecord, dropout_factor,
+    dropout_mask,
 };
 pub use learn::objective::{
     Objective, cosine_similarity, equal_area_loss, seed_loss, shape_loss, uniformity_loss,

@@ -2,13 +2,18 @@
 //!
 //! [`SphereNetConfig::default()`] is the notebook's net, layer by layer:
 //! `Linear(2,4) → Linear(4,12) → ReLU → Dropout(0.2) → Linear(12,6) → Dropout(0.2)
-//! → Linear(6,3) → L2-normalise`. Other architectures only change the config.
+//! → Linear(6,3) → L2-normalise`. Other architectures only change the config, and so does what
+//! the first layer sees of a point ([`InputEncoding`]).
+
+use std::str::FromStr;
 
 use burn::nn::Linear;
 use burn::prelude::*;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, RngExt, SeedableRng};
+
+use crate::Error;
 
 /// The non-linearity after a hidden layer.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -34,10 +39,98 @@ impl Activation {
     }
 }
 
+/// What the network's first layer sees of a point `(u, v)` of the square.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum InputEncoding {
+    /// The point's coordinates `(u, v)` alone (the notebook's).
+    Point,
+    /// `(u, v)`, then for each midpoint of the square's four edges, in polar coordinates
+    /// `(r, θ)` about it with θ from the inward normal, `r cos 2θ`, then `r sin 2θ`: 10 values.
+    ///
+    /// A map that closes the sphere folds each edge shut at its midpoint, so the half-disc
+    /// about the midpoint has to open into a whole disc about its image: θ must double there,
+    /// a kink (the octahedral map has the same four points, where its creases end). A smooth
+    /// function of `(u, v)` cannot make it and shrinks the cells about the midpoints instead;
+    /// these features have the kink built in, and are smooth everywhere else.
+    Cones,
+}
+
+/// The inward normals of the square's edges at their midpoints `−n/2`, in the order
+/// [`InputEncoding::Cones`] lists them; each one's tangent is the normal turned a quarter
+/// anticlockwise. `input` in the fused step's `common.wgsl` follows the same order.
+const CONE_NORMALS: [[f32; 2]; 4] = [[-1.0, 0.0], [1.0, 0.0], [0.0, -1.0], [0.0, 1.0]];
+
+impl InputEncoding {
+    /// Every encoding, in the order menus list them.
+    pub const ALL: [InputEncoding; 2] = [InputEncoding::Point, InputEncoding::Cones];
+
+    /// The encoding's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            InputEncoding::Point => "point",
+            InputEncoding::Cones => "cones",
+        }
+    }
+
+    /// Values the first layer sees of each point.
+    pub fn width(self) -> usize {
+        match self {
+            InputEncoding::Point => 2,
+            InputEncoding::Cones => 2 + 2 * CONE_NORMALS.len(),
+        }
+    }
+
+    /// The `[n, width]` values the first layer sees of `[n, 2]` points.
+    pub fn encode<B: Backend>(self, points: Tensor<B, 2>) -> Tensor<B, 2> {
+        match self {
+            InputEncoding::Point => points,
+            InputEncoding::Cones => {
+                // One product gives each point's offset from every midpoint along its normal
+                // (less the 1/2 the midpoint lies out) and along its tangent.
+                let normals = CONE_NORMALS.iter().copied();
+                let tangents = CONE_NORMALS.iter().map(|[x, y]| [-y, *x]);
+                let columns: Vec<[f32; 2]> = normals.chain(tangents).collect();
+                let frames = (0..2)
+                    .flat_map(|i| columns.iter().map(move |c| c[i]))
+                    .collect();
+                let frames = Tensor::from_data(
+                    TensorData::new(frames, [2, columns.len()]),
+                    &points.device(),
+                );
+                let local = points.clone().matmul(frames);
+                let cones = CONE_NORMALS.len();
+                let x = local.clone().narrow(1, 0, cones) + 0.5;
+                let y = local.narrow(1, cones, cones);
+                let (xx, yy) = (x.clone().square(), y.clone().square());
+                // r ≥ 10⁻⁶: at the midpoint itself both features are 0.
+                let r = (xx.clone() + yy.clone()).sqrt().clamp_min(1e-6);
+                let cos = (xx - yy) / r.clone();
+                let sin = x * y * 2.0 / r;
+                Tensor::cat(vec![points, cos, sin], 1)
+            }
+        }
+    }
+}
+
+impl FromStr for InputEncoding {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::ALL
+            .into_iter()
+            .find(|e| e.name() == s)
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "unknown input encoding '{s}' (expected point or cones)"
+                ))
+            })
+    }
+}
+
 /// An implementation of SiLU: burn's, or the trainer's [`fused_silu`](super::fused::fused_silu).
 pub(crate) type Silu<B> = fn(Tensor<B, 2>) -> Tensor<B, 2>;
 
-/// Architecture of a [`SphereNet`]: hidden layers between the 2-D input and the 3-D output.
+/// Architecture of a [`SphereNet`]: hidden layers between the encoded point and the 3-D output.
 ///
 /// `hidden`, `activations` and `dropout` have one entry per hidden layer; dropout is applied
 /// after the activation, in training only.
@@ -52,6 +145,9 @@ pub struct SphereNetConfig {
     /// Dropout probability after each hidden layer (0 for none).
     #[config(default = "vec![0.0, 0.2, 0.2]")]
     pub dropout: Vec<f64>,
+    /// What the first layer sees of a point.
+    #[config(default = "InputEncoding::Point")]
+    pub encoding: InputEncoding,
 }
 
 impl Default for SphereNetConfig {
@@ -81,9 +177,9 @@ impl SphereNetConfig {
         Ok(())
     }
 
-    /// Widths of every layer's input and output, from the 2-D input to the 3-D output.
+    /// Widths of every layer's input and output, from the encoded point to the 3-D output.
     pub fn layer_shapes(&self) -> Vec<[usize; 2]> {
-        let widths: Vec<usize> = std::iter::once(2)
+        let widths: Vec<usize> = std::iter::once(self.encoding.width())
             .chain(self.hidden.iter().copied())
             .chain(std::iter::once(3))
             .collect();
@@ -155,6 +251,7 @@ impl SphereNetConfig {
             output,
             activations: self.activations.clone(),
             dropout: self.dropout.clone(),
+            encoding: self.encoding,
         }
     }
 }
@@ -166,6 +263,7 @@ pub struct SphereNet<B: Backend> {
     output: Linear<B>,
     activations: Vec<Activation>,
     dropout: Vec<f64>,
+    encoding: InputEncoding,
 }
 
 impl<B: Backend> SphereNet<B> {
@@ -175,6 +273,7 @@ impl<B: Backend> SphereNet<B> {
             hidden: self.hidden.iter().map(|l| l.weight.dims()[1]).collect(),
             activations: self.activations.clone(),
             dropout: self.dropout.clone(),
+            encoding: self.encoding,
         }
     }
 
@@ -224,7 +323,7 @@ impl<B: Backend> SphereNet<B> {
         silu: Silu<B>,
     ) -> Tensor<B, 2> {
         let mut masks = masks.map(|m| m.iter());
-        let mut x = x;
+        let mut x = self.encoding.encode(x);
         for ((linear, activation), &p) in
             self.hidden.iter().zip(&self.activations).zip(&self.dropout)
         {

@@ -118,7 +118,10 @@ fn train_prints_the_sphere_metrics_of_a_preset() {
     assert!(output.status.success(), "{}", stderr(&output));
     let summary = String::from_utf8_lossy(&output.stdout);
     assert!(summary.contains("uniformity t=40"), "{summary}");
-    assert!(summary.contains("net 2-64-64-64-3"), "{summary}");
+    assert!(
+        summary.contains("net 10-64-64-64-3 from cone features"),
+        "{summary}"
+    );
     assert!(summary.contains("10x10 grid: coverage"), "{summary}");
     std::fs::remove_dir_all(out).unwrap();
 }

@@ -2,8 +2,8 @@
 //! (software Vulkan on a machine without a GPU).
 
 use bevy_neural_sphere::{
-    HostBackend, Preset, SphereNet, SphereNetConfig, TrainConfig, Trainer, TrainingDevice,
-    grid_metrics, grid_points, sphere_metrics, wgpu_device,
+    HostBackend, InputEncoding, Preset, SphereNet, SphereNetConfig, TrainConfig, Trainer,
+    TrainingDevice, grid_metrics, grid_points, sphere_metrics, wgpu_device,
 };
 
 use super::gpu::NO_ADAPTER;
@@ -83,6 +83,18 @@ fn the_fused_step_takes_the_cpu_steps_with_every_activation() {
         .with_hidden(vec![5, 64, 7])
         .with_activations(vec![Tanh, Relu, Silu])
         .with_dropout(vec![0.1, 0.0, 0.3]);
+    both_ways(TrainConfig::new().with_model(model).with_batch(66), 6);
+}
+
+#[test]
+fn the_fused_step_takes_the_cpu_steps_from_cone_features_on_a_narrow_network() {
+    use bevy_neural_sphere::Activation::*;
+    // Hidden layers narrower than the 10 encoded inputs.
+    let model = SphereNetConfig::new()
+        .with_hidden(vec![4, 6])
+        .with_activations(vec![Silu, Relu])
+        .with_dropout(vec![0.0, 0.2])
+        .with_encoding(InputEncoding::Cones);
     both_ways(TrainConfig::new().with_model(model).with_batch(66), 6);
 }
 

@@ -1,8 +1,9 @@
 //! The network and the objective on hand-checkable inputs.
 
 use bevy_neural_sphere::{
-    CpuBackend, FusedBackend, SphereNetConfig, dropout_factor, dropout_mask, equal_area_loss, eval,
-    fused_silu, fused_uniformity_loss, seed_loss, shape_loss, uniformity_loss,
+    CpuBackend, FusedBackend, InputEncoding, SphereNetConfig, dropout_factor, dropout_mask,
+    equal_area_loss, eval, fused_silu, fused_uniformity_loss, seed_loss, shape_loss,
+    uniformity_loss,
 };
 use burn::backend::{Autodiff, NdArray};
 use burn::prelude::*;
@@ -97,12 +98,12 @@ fn the_shape_term_is_zero_for_a_conformal_map_and_grows_with_the_stretch() {
     });
     assert!(conformal < 1e-3, "conformal map: {conformal}");
     // Lambert's map at height z stretches s1/s2 = ρ or 1/ρ with ρ = π (1 − z²): the term is
-    // 2 ln((ρ + 1/ρ) / 2), averaged over the lattice's rows.
+    // (2 ln((ρ + 1/ρ) / 2))², averaged over the lattice's rows.
     let expected = (0..20)
         .map(|row| {
             let z = 2.0 * (-0.4 + 0.04 * row as f32);
             let rho = std::f32::consts::PI * (1.0 - z * z);
-            2.0 * ((rho + 1.0 / rho) / 2.0).ln() / 20.0
+            (2.0 * ((rho + 1.0 / rho) / 2.0).ln()).powi(2) / 20.0
         })
         .sum::<f32>();
     let stretched = shape(lambert(1.0, 1.0));
@@ -364,5 +365,55 @@ fn the_fused_silu_and_its_gradient_match_burns() {
                 );
             }
         }
+    }
+}
+
+/// `encoding`'s values at `points`, row by row.
+fn encoded(encoding: InputEncoding, points: &[[f32; 2]]) -> Vec<Vec<f32>> {
+    let flat: Vec<f32> = points.iter().flatten().copied().collect();
+    let tensor = Tensor::<B, 2>::from_data(
+        TensorData::new(flat, [points.len(), 2]),
+        &Default::default(),
+    );
+    let width = encoding.width();
+    let values = encoding
+        .encode(tensor)
+        .into_data()
+        .into_vec::<f32>()
+        .unwrap();
+    assert_eq!(values.len(), points.len() * width);
+    values.chunks(width).map(<[f32]>::to_vec).collect()
+}
+
+#[test]
+fn cone_features_double_the_angle_about_each_edge_midpoint() {
+    let points = [
+        [0.3, -0.2],
+        [0.5, 0.0],
+        [0.4, 0.0],
+        [0.4, 0.1],
+        [0.5, 0.2],
+        [0.5, -0.2],
+    ];
+    assert_eq!(encoded(InputEncoding::Point, &points)[0], vec![0.3, -0.2]);
+    let rows = encoded(InputEncoding::Cones, &points);
+    let near = |a: f32, b: f32| (a - b).abs() < 1e-6;
+    // The point first, then (r cos 2θ, r sin 2θ) about (0.5, 0) in columns 2 and 6.
+    assert!(near(rows[0][0], 0.3) && near(rows[0][1], -0.2));
+    let about_right = |row: &[f32]| [row[2], row[6]];
+    assert_eq!(about_right(&rows[1]), [0.0, 0.0], "at the midpoint");
+    // 0.1 inwards along the normal: θ = 0.
+    let [c, s] = about_right(&rows[2]);
+    assert!(near(c, 0.1) && near(s, 0.0), "{c} {s}");
+    // 0.1 inwards and 0.1 along the edge: θ = ±45°, 2θ = ±90°, r = 0.1 √2.
+    let [c, s] = about_right(&rows[3]);
+    assert!(near(c, 0.0) && near(s.abs(), 0.1 * 2f32.sqrt()), "{c} {s}");
+    // On the edge, θ = ±90°: the two points the fold glues see the same features.
+    let (a, b) = (about_right(&rows[4]), about_right(&rows[5]));
+    assert!(near(a[0], -0.2) && near(a[1], 0.0) && near(b[0], -0.2) && near(b[1], 0.0));
+    // Every midpoint in turn: each feature pair vanishes at its own midpoint.
+    let midpoints = [[0.5, 0.0], [-0.5, 0.0], [0.0, 0.5], [0.0, -0.5]];
+    for (k, row) in encoded(InputEncoding::Cones, &midpoints).iter().enumerate() {
+        assert_eq!([row[2 + k], row[6 + k]], [0.0, 0.0], "midpoint {k}");
     }
 }

@@ -59,7 +59,7 @@ fn backward_layer(
             let x = z[row * ZW + pz + i];
             inputs[r * MAXW + i] = activate(pact, x) * dropout(l - 1u, pdrop_t, pkeep, row, i);
         } else {
-            inputs[r * MAXW + i] = head[H_POINTS + row * 2u + i];
+            inputs[r * MAXW + i] = input(row, i);
         }
     }
     workgroupBarrier();

@@ -1,6 +1,7 @@
 // What every kernel of the fused step shares. The network comes first, written by `layout.rs`:
-// the widest layer MAXW (rounded up to 4), the rows R a workgroup takes, P parameters, ZW saved values per row, Z_OUT (where a row's output
-// starts among them), PASSES, OBJECTIVE, AVERAGE and CLAMP, and the functions that run
+// the widest layer MAXW (rounded up to 4), the rows R a workgroup takes, INPUTS (the values
+// the first layer sees of a point), P parameters, ZW saved values per row, Z_OUT (where a row's
+// output starts among them), PASSES, OBJECTIVE, AVERAGE and CLAMP, and the functions that run
 // `forward_layer` and `backward_layer` over the layers with each layer's shape, offsets,
 // activation and dropout as literals, so that the shader compiler folds them into the loops.
 //
@@ -46,6 +47,24 @@ const AREA_W: u32 = 20u;
 
 fn hu(i: u32) -> u32 {
     return bitcast<u32>(head[i]);
+}
+
+// The first layer's input `i` at row `row`: the point `(u, v)`, then with INPUTS 10 the
+// features of `InputEncoding::Cones` (`model.rs`): for each edge midpoint `−n/2` (n: (−1, 0),
+// (1, 0), (0, −1), (0, 1)), with x along n and y along n turned a quarter, `(x² − y²)/r`,
+// then for each `2xy/r`.
+fn input(row: u32, i: u32) -> f32 {
+    let p = vec2<f32>(head[H_POINTS + row * 2u], head[H_POINTS + row * 2u + 1u]);
+    if (i < 2u) {
+        return p[i];
+    }
+    let k = (i - 2u) % 4u;
+    let s = select(1.0, -1.0, k % 2u == 0u);
+    let n = select(vec2<f32>(0.0, s), vec2<f32>(s, 0.0), k < 2u);
+    let x = 0.5 + dot(p, n);
+    let y = dot(p, vec2<f32>(-n.y, n.x));
+    let r = max(sqrt(x * x + y * y), 1e-6);
+    return select(2.0 * x * y, x * x - y * y, i < 6u) / r;
 }
 
 fn finite(x: f32) -> bool {

@@ -57,9 +57,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     let train = hu(H_TRAIN) == 1u;
     let base = hu(H_PARAM_BASE);
     let first = wg.x * R;
-    for (var k = t; k < 2u * R; k += GROUP) {
-        let row = min(first + k / 2u, rows - 1u);
-        tile[(k / 2u) * MAXW + k % 2u] = head[H_POINTS + row * 2u + k % 2u];
+    for (var k = t; k < INPUTS * R; k += GROUP) {
+        let row = min(first + k / INPUTS, rows - 1u);
+        tile[(k / INPUTS) * MAXW + k % INPUTS] = input(row, k % INPUTS);
     }
     workgroupBarrier();
     let out = each_layer_forward(t, first, rows, train, base);

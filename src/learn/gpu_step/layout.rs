@@ -65,7 +65,9 @@ impl Layout {
             saved.push(saved_per_row);
             saved_per_row += fan_out;
         }
-        let width = (model.hidden.iter().copied().chain([3]).max())
+        let width = (model.hidden.iter().copied())
+            .chain([3, model.encoding.width()])
+            .max()
             .expect("the output is 3 wide")
             .next_multiple_of(4);
         // The backward kernel's tiles (3 × rows × width) and its sums, within the limit.
@@ -97,6 +99,7 @@ impl Layout {
         format!(
             "const MAXW: u32 = {}u;\n\
              const R: u32 = {}u;\n\
+             const INPUTS: u32 = {}u;\n\
              const P: u32 = {}u;\n\
              const ZW: u32 = {}u;\n\
              const Z_OUT: u32 = {out}u;\n\
@@ -106,6 +109,7 @@ impl Layout {
              const CLAMP: f32 = {:?};\n",
             self.width,
             self.rows_per_group,
+            self.model.encoding.width(),
             self.parameters,
             self.saved_per_row,
             config.passes,

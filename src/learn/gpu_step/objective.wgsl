@@ -73,24 +73,26 @@ fn area(k: u32, rows: u32, m: u32) {
     let normal = cross(du, dv);
     obj[o] = dot(at, normal);
     let gat = normal - gu - gv;
-    // The shape term E = −ln K, K = 4 |du × dv|² / D (`kept`), D = (uu + vv)², cut where
-    // K < 10⁻⁴ (`shape_loss`). K = 1 − Q with Q = ((uu − vv)² + 4 uv²) / D, whose gradient is
-    // ∂Q/∂du = (4 (uu − vv) du + 8 uv dv − 4 Q (uu + vv) du) / D, and likewise for dv; so
-    // ∂E/∂du = ∂Q/∂du / K.
+    // The shape term E = L², L = −ln K, K = 4 |du × dv|² / D (`kept`), D = (uu + vv)², cut
+    // where K < 10⁻⁴ (`shape_loss`). K = 1 − Q with Q = ((uu − vv)² + 4 uv²) / D, whose
+    // gradient is ∂Q/∂du = (4 (uu − vv) du + 8 uv dv − 4 Q (uu + vv) du) / D, and likewise for
+    // dv; so ∂E/∂du = 2 L ∂Q/∂du / K.
     let uu = dot(du, du);
     let vv = dot(dv, dv);
     let uv = dot(du, dv);
     let d = max((uu + vv) * (uu + vv), 1e-30);
     let q = ((uu - vv) * (uu - vv) + 4.0 * uv * uv) / d;
     let kept = 4.0 * dot(normal, normal) / d;
+    let l = -log(max(kept, SHAPE_KEPT_MIN));
     var sdu = vec3<f32>(0.0);
     var sdv = vec3<f32>(0.0);
     if (kept > SHAPE_KEPT_MIN) {
-        sdu = (4.0 * (uu - vv) * du + 8.0 * uv * dv - 4.0 * q * (uu + vv) * du) / (d * kept);
-        sdv = (-4.0 * (uu - vv) * dv + 8.0 * uv * du - 4.0 * q * (uu + vv) * dv) / (d * kept);
+        let f = 2.0 * l / (d * kept);
+        sdu = (4.0 * (uu - vv) * du + 8.0 * uv * dv - 4.0 * q * (uu + vv) * du) * f;
+        sdv = (-4.0 * (uu - vv) * dv + 8.0 * uv * du - 4.0 * q * (uu + vv) * dv) * f;
     }
     let sat = -(sdu + sdv);
-    obj[o + 10u] = -log(max(kept, SHAPE_KEPT_MIN));
+    obj[o + 10u] = l * l;
     for (var c = 0u; c < 3u; c++) {
         obj[o + 1u + c] = gat[c];
         obj[o + 4u + c] = gu[c];
