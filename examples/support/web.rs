@@ -1,13 +1,13 @@
 //! The demo's side of its web page (`web/index.html`): the bundled images, compiled in since a
-//! page has no file system; images the page hands over (its file input, a drop); downloads it
-//! asks for; and what the page can read back (steps, speed, backend), for people and for the
-//! browser test.
+//! page has no file system; images and checkpoints the page hands over (its file input, a
+//! drop); downloads it asks for; and what the page can read back (steps, speed, backend, the
+//! panel's latest word), for people and for the browser test.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bevy::prelude::*;
-use bevy_neural_sphere::{ImageLibrary, SphereCommand, TrainingState};
+use bevy_neural_sphere::{CHECKPOINT_EXTENSION, ImageLibrary, SphereCommand, TrainingState};
 use wasm_bindgen::prelude::wasm_bindgen;
 
 /// The images in `assets/images`, by name.
@@ -36,7 +36,7 @@ pub fn bundled_images() -> ImageLibrary {
     library
 }
 
-/// Images handed over by the page since the last frame.
+/// Files handed over by the page since the last frame.
 static UPLOADS: Mutex<Vec<(String, Vec<u8>)>> = Mutex::new(Vec::new());
 
 /// Downloads asked for by the page since the last frame.
@@ -48,6 +48,7 @@ static STATUS: Mutex<PageStatus> = Mutex::new(PageStatus {
     steps_per_second: 0.0,
     frames: 0,
     backend: String::new(),
+    message: String::new(),
 });
 
 struct PageStatus {
@@ -55,12 +56,14 @@ struct PageStatus {
     steps_per_second: f64,
     frames: usize,
     backend: String,
+    message: String,
 }
 
-/// Opens an image file's contents (PNG or JPEG) on the sphere from the next frame; the page
-/// calls this for its file input and for files dropped on it.
+/// Opens a file's contents from the next frame: a checkpoint (`.mpk`) to train on from, else
+/// an image (PNG or JPEG) on the sphere. The page calls this for its file input and for files
+/// dropped on it.
 #[wasm_bindgen]
-pub fn open_image(name: String, contents: Vec<u8>) {
+pub fn open_file(name: String, contents: Vec<u8>) {
     UPLOADS.lock().unwrap().push((name, contents));
 }
 
@@ -95,7 +98,13 @@ pub fn backend() -> String {
     STATUS.lock().unwrap().backend.clone()
 }
 
-/// Connects the app to the page: takes its images and its downloads, publishes the status.
+/// The panel's latest word: an error, else the latest notice ("loaded …", "saved …").
+#[wasm_bindgen]
+pub fn message() -> String {
+    STATUS.lock().unwrap().message.clone()
+}
+
+/// Connects the app to the page: takes its files and its downloads, publishes the status.
 pub struct PagePlugin;
 
 impl Plugin for PagePlugin {
@@ -104,10 +113,18 @@ impl Plugin for PagePlugin {
     }
 }
 
-fn take_uploads(mut library: ResMut<ImageLibrary>) {
+fn take_uploads(mut library: ResMut<ImageLibrary>, mut commands: MessageWriter<SphereCommand>) {
     for (name, contents) in std::mem::take(&mut *UPLOADS.lock().unwrap()) {
-        library.add_contents(name.as_str(), contents);
-        library.request = Some(name.into());
+        let name = PathBuf::from(name);
+        if name.extension().is_some_and(|e| e == CHECKPOINT_EXTENSION) {
+            commands.write(SphereCommand::LoadContents {
+                name,
+                contents: Arc::from(contents),
+            });
+        } else {
+            library.add_contents(name.clone(), contents);
+            library.request = Some(name);
+        }
     }
 }
 
@@ -128,5 +145,9 @@ fn publish_status(state: Res<TrainingState>) {
     status.frames += 1;
     if status.backend != state.backend {
         status.backend.clone_from(&state.backend);
+    }
+    let message = state.error.as_ref().or(state.notice.as_ref());
+    if let Some(message) = message.filter(|m| **m != status.message) {
+        status.message.clone_from(message);
     }
 }

@@ -69,7 +69,6 @@ impl Checkpoint {
     ///
     /// A missing, corrupt or inconsistent file is an error; nothing panics.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let device = Default::default();
         let fail = |reason: String| Error::Checkpoint {
             path: path.to_path_buf(),
             reason,
@@ -78,6 +77,18 @@ impl Checkpoint {
             return Err(fail("no such file".into()));
         }
         let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+        Self::from_bytes(path, bytes)
+    }
+
+    /// Reads a checkpoint from the contents of its file (a file a web page was handed, or one
+    /// compiled into a game); `name` names it in errors. Corrupt or inconsistent contents are
+    /// an error; nothing panics.
+    pub fn from_bytes(name: &Path, bytes: Vec<u8>) -> Result<Self, Error> {
+        let device = Default::default();
+        let fail = |reason: String| Error::Checkpoint {
+            path: name.to_path_buf(),
+            reason,
+        };
         let not_ours = |why: &str| fail(format!("not a checkpoint of this crate ({why})"));
         rmp_serde::from_slice::<RecordCheck>(&bytes).map_err(|e| not_ours(&one_line(e)))?;
         let record: CheckpointRecord<HostBackend> =

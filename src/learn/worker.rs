@@ -58,8 +58,9 @@ pub(crate) enum Request {
     Steps(usize),
     /// Start again from a fresh network.
     Reset(TrainConfig),
-    /// Replace the network with a checkpoint's; a file that does not load keeps it.
-    Load(PathBuf),
+    /// Replace the network with a checkpoint's, read from the file or from the file's contents
+    /// where they are given; one that does not load keeps it.
+    Load(PathBuf, Option<Arc<[u8]>>),
     /// Make a checkpoint of the network, to save as this file.
     Save(PathBuf),
     /// New learning rate and batch from the next step.
@@ -508,9 +509,14 @@ impl Worker {
                     Err(e) => self.send(Report::Done(Err(e))),
                 }
             }
-            Request::Load(path) => {
+            Request::Load(path, contents) => {
                 self.settle();
-                match Trainer::load(&path, &self.device) {
+                let loaded = match contents {
+                    Some(bytes) => Checkpoint::from_bytes(&path, bytes.to_vec())
+                        .and_then(|checkpoint| Trainer::resume(checkpoint, &self.device)),
+                    None => Trainer::load(&path, &self.device),
+                };
+                match loaded {
                     Ok(network) => self.replace(network, Some(path)),
                     // A checkpoint that does not load leaves the network as it is.
                     Err(e) => self.send(Report::Done(Err(e))),

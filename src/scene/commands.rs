@@ -2,6 +2,7 @@
 //! out.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bevy::prelude::*;
 
@@ -22,7 +23,8 @@ use crate::learn::worker::Request;
 /// Commands a game sends to the plugin.
 ///
 /// While an orbit recording runs, the commands that change the sphere (`Resume`, `Step`,
-/// `Steps`, `Reset`, `SetGrid`, `Load`) wait until it ends, then apply in order.
+/// `Steps`, `Reset`, `SetGrid`, `Load`, `LoadContents`) wait until it ends, then apply in
+/// order.
 #[derive(Message, Debug, Clone)]
 pub enum SphereCommand {
     /// Stop training.
@@ -47,6 +49,14 @@ pub enum SphereCommand {
     /// Replace the network with a checkpoint's and go on training it; a file that cannot be
     /// loaded leaves the current network and sets [`TrainingState::error`].
     Load(PathBuf),
+    /// [`SphereCommand::Load`] from a checkpoint file's contents (a web page's file input, a
+    /// checkpoint compiled into a game); `name` names it in the panel and in errors.
+    LoadContents {
+        /// The file's name.
+        name: PathBuf,
+        /// The file's bytes.
+        contents: Arc<[u8]>,
+    },
     /// Save the network as a checkpoint (the extension becomes `.mpk`).
     Save(PathBuf),
     /// Write the mapped grid, once the current mapping has come back from the training thread:
@@ -66,6 +76,7 @@ impl SphereCommand {
                 | Self::Reset { .. }
                 | Self::SetGrid(_)
                 | Self::Load(_)
+                | Self::LoadContents { .. }
         )
     }
 }
@@ -143,7 +154,10 @@ pub(crate) fn apply_commands(
                     target,
                 });
             }
-            SphereCommand::Load(path) => trainer.send(Request::Load(path)),
+            SphereCommand::Load(path) => trainer.send(Request::Load(path, None)),
+            SphereCommand::LoadContents { name, contents } => {
+                trainer.send(Request::Load(name, Some(contents)));
+            }
             SphereCommand::Save(path) => trainer.send(Request::Save(path)),
             SphereCommand::Export(path) => match export_format(&path) {
                 Ok(_) => {

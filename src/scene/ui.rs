@@ -857,7 +857,10 @@ fn downloads(
             }
         }
     });
-    ui.small("They go to the browser's downloads. Orbit videos are in the native demo.");
+    ui.small(
+        "They go to the browser's downloads; \"Open image or checkpoint…\" (or a drop on the \
+         page) loads a checkpoint. Orbit videos are in the native demo.",
+    );
 }
 
 /// Size, length and file of an orbit video, and the recording's progress.

@@ -234,6 +234,40 @@ fn checkpoints_and_exports_from_the_running_app() {
     update_until(&mut app, "the loaded network's mapping", |app| {
         app.world().resource::<SphereMapping>().mapped == saved_mapping
     });
+
+    // The same from a file's contents, as a web page hands them over: bad contents are an
+    // error that names the file and keeps the network; good ones load.
+    train_exactly(&mut app, 5);
+    let contents = |bytes: Vec<u8>| std::sync::Arc::<[u8]>::from(bytes);
+    send(
+        &mut app,
+        SphereCommand::LoadContents {
+            name: "dropped.mpk".into(),
+            contents: contents(b"not a checkpoint".to_vec()),
+        },
+    );
+    update_until(&mut app, "the contents to fail", |app| {
+        state(app)
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("dropped.mpk")
+    });
+    assert_eq!(state(&app).steps, 25);
+    send(
+        &mut app,
+        SphereCommand::LoadContents {
+            name: "page.mpk".into(),
+            contents: contents(std::fs::read(dir.join("net.mpk")).unwrap()),
+        },
+    );
+    update_until(&mut app, "the contents to load", |app| {
+        notice(app).starts_with("loaded page.mpk")
+    });
+    assert_eq!(state(&app).steps, 20);
+    update_until(&mut app, "the contents' mapping", |app| {
+        app.world().resource::<SphereMapping>().mapped == saved_mapping
+    });
     std::fs::remove_dir_all(dir).unwrap();
 }
 

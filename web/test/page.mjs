@@ -3,7 +3,8 @@
 // training steps advancing, an image loaded through the page's file input changing the
 // colours; the same sphere trained by the fused GPU step on the page's WebGPU device
 // (`?backend=wgpu`: on SwiftShader the CPU is the default), saved as a checkpoint and exported
-// as glTF through the browser's downloads; and, in a page without WebGPU, a
+// as glTF through the browser's downloads, the checkpoint opened again through the page's file
+// input; and, in a page without WebGPU, a
 // message in words. Prints the time to the first picture, the frame rate, the training speed
 // and the backend of each. Exits non-zero with one line on the first check that fails.
 //
@@ -68,7 +69,7 @@ async function check(page) {
 
   // An image through the page's file input recolours the sphere.
   const textured = sphereColours(await page.screenshot());
-  await page.setInputFiles("#image", image);
+  await page.setInputFiles("#open", image);
   let recoloured = null;
   for (let i = 0; i < 40 && !recoloured; i++) {
     await page.waitForTimeout(250);
@@ -93,6 +94,7 @@ async function checkGpu(page) {
   await page.screenshot({ path: join(dist, "screenshot-gpu.png") });
 
   // A checkpoint and a mesh, read back from the GPU without waiting, as downloads.
+  let checkpoint = null;
   for (const [name, check] of [
     ["sphere.mpk", (bytes) => bytes.length > 1000],
     ["sphere.glb", (bytes) => bytes.subarray(0, 4).toString() === "glTF" && bytes.readUInt32LE(8) === bytes.length],
@@ -105,7 +107,19 @@ async function checkGpu(page) {
       fail(`the download of ${name} came as ${file.suggestedFilename()}, ${bytes.length} bytes`);
     }
     console.log(`?backend=wgpu: downloaded ${name}, ${bytes.length} bytes`);
+    if (name.endsWith(".mpk")) checkpoint = await file.path();
   }
+
+  // The checkpoint back through the page's file input: the network it holds trains on.
+  await page.setInputFiles("#open", { name: "sphere.mpk", mimeType: "application/octet-stream",
+                                      buffer: await readFile(checkpoint) });
+  let said = "";
+  for (let i = 0; i < 120 && !said.startsWith("loaded sphere.mpk"); i++) {
+    await page.waitForTimeout(250);
+    said = await page.evaluate(() => window.sphere.message());
+  }
+  if (!said.startsWith("loaded sphere.mpk")) fail(`loading the checkpoint through the page: "${said}"`);
+  console.log(`?backend=wgpu: ${said}`);
 }
 
 // Loads the page with `query` and waits for the first picture: the sphere right of the panel,
