@@ -315,6 +315,10 @@ struct Worker {
     reading: Option<MappingRead>,
     /// Checkpoints to save, until their networks are back on the host.
     saving: VecDeque<(PathBuf, Reading<Checkpoint>)>,
+    /// Reads of a replaced network, polled until they are back and then dropped: in a browser
+    /// one dropped on its way leaves its buffer mapped, and the next read that reuses the
+    /// buffer fails.
+    abandoned: Vec<Box<dyn FnMut() -> bool + Send>>,
     read_back: bool,
     show_batch: bool,
 }
@@ -374,6 +378,7 @@ impl Worker {
             map_seconds: 0.0,
             reading: None,
             saving: VecDeque::new(),
+            abandoned: Vec::new(),
             read_back: false,
             show_batch: false,
         };
@@ -402,6 +407,7 @@ impl Worker {
     /// Maps the points if that is due, then takes a chunk of steps lasting about `chunk`, or
     /// reports the steps in flight when there are none to take. Returns whether it trained.
     fn turn(&mut self, chunk: Duration) -> bool {
+        self.abandoned.retain_mut(|back| !back());
         self.finish_saving();
         self.finish_mapping();
         if self.mapping_due() {
@@ -554,8 +560,15 @@ impl Worker {
     fn replace(&mut self, network: Trainer, loaded: Option<PathBuf>) {
         // What is still coming back from the old network is of no use (in a browser, which
         // does not wait for it, some may be).
-        self.in_flight.clear();
-        self.reading = None;
+        for mut steps in self.in_flight.drain(..) {
+            self.abandoned.push(Box::new(move || steps.is_ready()));
+        }
+        if let Some(MappingRead { host, batch, .. }) = self.reading.take() {
+            let reads = host.into_iter().chain(batch.map(|(_, read)| read));
+            for mut read in reads {
+                self.abandoned.push(Box::new(move || read.poll()));
+            }
+        }
         self.network = network;
         self.recoveries_reported = 0;
         self.stuck_reported = false;

@@ -325,14 +325,14 @@ pub(crate) fn collect_reports(
                 path,
             } => {
                 state.training_path = path;
-                let from = match &loaded {
-                    Some(path) => format!("{} ({steps} steps): ", path.display()),
-                    None => String::new(),
+                state.trained_with = match &loaded {
+                    Some(path) => {
+                        let from = format!("{} ({steps} steps)", path.display());
+                        state.report(Ok(format!("loaded {from}")));
+                        format!("{from}: {}", config.summary())
+                    }
+                    None => config.summary(),
                 };
-                state.trained_with = format!("{from}{}", config.summary());
-                if loaded.is_some() {
-                    state.report(Ok(format!("loaded {from}")));
-                }
                 state.history.clear();
                 state.recovery = None;
                 state.steps = steps;
