@@ -21,8 +21,9 @@ target_dir=${CARGO_TARGET_DIR:-target}
 dist=web/dist
 rm -rf "$dist"
 mkdir -p "$dist"
-# Without the name section: 61 MB, 13 MB gzipped; smaller gzipped than binaryen's `wasm-opt -Oz` made
-# it (Debian 12's binaryen 108 also breaks the externref table this wasm-bindgen emits).
+# Without the name section: 61 MB, 13.2 MB gzipped. No wasm-opt: binaryen 132's `-Oz` makes it 45 MB
+# but 13.6 MB gzipped, in 15 minutes (and Debian 12's binaryen 108 breaks the externref table this
+# wasm-bindgen emits); the README says what `opt-level = "z"` costs.
 "$tools/bin/wasm-bindgen" --target web --no-typescript --remove-name-section \
     --remove-producers-section --out-dir "$dist" --out-name demo \
     "$target_dir/wasm32-unknown-unknown/release/examples/demo.wasm"
