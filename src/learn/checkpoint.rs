@@ -94,7 +94,7 @@ impl Checkpoint {
         let record: CheckpointRecord<HostBackend> =
             Recorder::<HostBackend>::load(&recorder(), bytes, &device)
                 .map_err(|e| not_ours(&recorder_reason(e)))?;
-        let config = TrainConfig::load_binary(record.config.as_bytes())
+        let config = read_config(&record.config)
             .map_err(|e| fail(format!("unreadable training config ({e})")))?;
         config.validate().map_err(|e| fail(e.to_string()))?;
 
@@ -120,6 +120,31 @@ impl Checkpoint {
             steps: record.steps,
             model,
         })
+    }
+}
+
+/// The training config a checkpoint holds, as JSON. Settings added to [`TrainConfig`] since the
+/// checkpoint was written take their defaults, which are what the crate did before they existed
+/// (no equal-area or shape term, no average, the point alone as the network's input).
+fn read_config(json: &str) -> Result<TrainConfig, serde_json::Error> {
+    let mut config: serde_json::Value = serde_json::from_str(json)?;
+    let defaults = serde_json::to_value(TrainConfig::new())?;
+    fill_missing(&mut config, &defaults);
+    serde_json::from_value(config)
+}
+
+/// Adds to `value` the fields of `defaults` it lacks, in nested objects too.
+fn fill_missing(value: &mut serde_json::Value, defaults: &serde_json::Value) {
+    use serde_json::Value::Object;
+    if let (Object(fields), Object(default_fields)) = (value, defaults) {
+        for (name, default) in default_fields {
+            match fields.get_mut(name) {
+                Some(field) => fill_missing(field, default),
+                None => {
+                    fields.insert(name.clone(), default.clone());
+                }
+            }
+        }
     }
 }
 

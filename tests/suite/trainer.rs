@@ -130,7 +130,19 @@ fn checkpoints_round_trip() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-/// Sets every parameter of a network to one value.
+#[test]
+fn a_checkpoint_older_than_its_settings_loads_with_their_defaults() {
+    // Written before the running average, the equal-area and shape terms and the input
+    // encoding existed: the notebook's network after 3 steps.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/checkpoint_from_before_the_local_terms.mpk");
+    let loaded = Checkpoint::load(&path).unwrap();
+    assert_eq!(loaded.steps, 3);
+    assert_eq!(loaded.config, TrainConfig::new());
+    let mut resumed = Trainer::resume(loaded, &TrainingDevice::Cpu).unwrap();
+    assert_eq!(resumed.train(2).unwrap().len(), 2);
+}
+
 /// Sets every parameter to one value.
 pub struct Fill(pub f32);
 
