@@ -187,8 +187,8 @@ pub enum Preset {
     /// without dropout that sees each point with its cone features ([`InputEncoding::Cones`]),
     /// Adam lr 0.02 × 0.9 every 500 steps, shown through a running average of its parameters
     /// (weight 0.99), with the equal-area term (weight 3) and the shape term (weight 0.05) from
-    /// step 500. Its 100×100 grid closes (coverage ≥ 99 %, largest empty cap
-    /// ≤ 5°, nothing torn or covered twice) in a few hundred steps and stays closed.
+    /// step 500. Its 100×100 grid closes (coverage ≥ 99 %, largest empty cap ≤ 5°, nothing torn
+    /// or covered twice) in a few hundred steps and stays closed.
     Closed,
 }
 
