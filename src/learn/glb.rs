@@ -16,8 +16,9 @@ use crate::Error;
 pub enum SurfacePaint<'a> {
     /// An sRGB image, embedded as PNG and mapped by the surface's UVs.
     Texture(&'a RgbaImage),
-    /// One sRGB colour per vertex, such as the notebook's
-    /// [`notebook_colour`](crate::notebook_colour).
+    /// One sRGB colour per grid point, such as the notebook's
+    /// [`notebook_colour`](crate::notebook_colour); a vertex that copies a point on the seam
+    /// takes that point's.
     VertexColours(&'a [[u8; 3]]),
 }
 
@@ -203,15 +204,17 @@ fn build_glb(surface: &SphereSurface, paint: SurfacePaint) -> Result<Vec<u8>, St
             });
         }
         SurfacePaint::VertexColours(colours) => {
-            if colours.len() != surface.positions.len() {
+            let points = surface.grid * surface.grid;
+            if colours.len() != points {
                 return Err(format!(
-                    "{} colours for {} vertices",
-                    colours.len(),
-                    surface.positions.len()
+                    "{} colours for {points} grid points",
+                    colours.len()
                 ));
             }
             // glTF vertex colours are linear.
-            let linear: Vec<[f32; 3]> = colours.iter().map(|c| c.map(srgb_to_linear)).collect();
+            let linear: Vec<[f32; 3]> = (surface.points.iter())
+                .map(|&p| colours[p].map(srgb_to_linear))
+                .collect();
             let colours = builder.floats(&linear, Type::Vec3, false);
             attributes.insert(Valid(Semantic::Colors(0)), colours);
         }

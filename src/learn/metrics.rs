@@ -328,7 +328,7 @@ fn norm(a: [f64; 3]) -> f64 {
     dot(a, a).sqrt()
 }
 
-fn distance_squared(a: [f64; 3], b: [f64; 3]) -> f64 {
+pub(super) fn distance_squared(a: [f64; 3], b: [f64; 3]) -> f64 {
     (0..3).map(|k| (a[k] - b[k]).powi(2)).sum()
 }
 

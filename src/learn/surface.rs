@@ -1,16 +1,65 @@
-//! The mapped grid as a surface: one vertex per grid point, two triangles per cell, and no
-//! triangle across a tear.
+//! The mapped grid as a surface: one vertex per grid point, two triangles per cell, no
+//! triangle across a tear, and stitches across the seam where the map glues the square's edges.
 
-use super::metrics::{cross, direction, dot, torn_apart};
+use super::metrics::{cross, direction, distance_squared, dot, torn_apart};
+
+/// How many times longer than the seam segments it joins a stitch's glued side may be: longer,
+/// and the edges are not glued there (a hole's rim, say), so the stitch is left out.
+pub(crate) const STITCH_GAP: f64 = 3.0;
+
+/// The seam's stitches of a `grid × grid` lattice, four grid points each, `[a, b, a', b']`:
+/// a segment `a b` of the first half of an edge of the square, and `a' b'`, its mirror image
+/// in the edge's midpoint, the points a map that folds the edge shut there (as the octahedral
+/// map, and the `closed` preset's, do) glues to `a` and `b`; then the four corners, which
+/// such a map sends to one point, as `[top-left, top-right, bottom-left, bottom-right]`.
+/// A stitch is drawn as a cell is: triangles `a a' b` and `b a' b'`.
+pub(crate) fn seam_quads(grid: usize) -> Vec<[usize; 4]> {
+    if grid < 3 {
+        return Vec::new();
+    }
+    let n = grid;
+    // Point `i` along one side of the square: the first row, the last, the first column, the last.
+    let edge = move |side: usize, i: usize| match side {
+        0 => i,
+        1 => n * (n - 1) + i,
+        2 => i * n,
+        _ => i * n + n - 1,
+    };
+    let mut quads: Vec<[usize; 4]> = (0..4)
+        .flat_map(|side| {
+            (0..(n - 1) / 2).map(move |j| [j, j + 1, n - 1 - j, n - 2 - j].map(|i| edge(side, i)))
+        })
+        .collect();
+    quads.push([0, n - 1, n * (n - 1), n * n - 1]);
+    quads
+}
+
+/// Whether the stitch between unit directions `[a, b, a', b']` closes a seam: no side of it
+/// torn, its glued sides `a a'` and `b b'` at most [`STITCH_GAP`] times its longer seam
+/// segment, and not both of them nothing (the edges already meet).
+fn stitches([a, b, c, d]: [[f64; 3]; 4]) -> bool {
+    let chord = |p, q| distance_squared(p, q).sqrt();
+    let sides = [[a, b], [c, d], [a, c], [b, d]];
+    let segment = chord(a, b).max(chord(c, d));
+    let gaps = [chord(a, c), chord(b, d)];
+    !sides.iter().any(|&[p, q]| torn_apart(p, q))
+        && gaps.iter().all(|&g| g <= STITCH_GAP * segment)
+        && gaps.iter().any(|&g| g > 1e-6)
+}
 
 /// The learned sphere as an indexed triangle mesh, ready for a renderer or a file.
 ///
-/// Vertex `i` is grid point `i` (as [`grid_points`](crate::grid_points) orders them) where the
-/// network maps it. Each cell of the grid is two triangles, unless one of its four sides spans
-/// more than [`STRETCH_LIMIT_DEG`](crate::STRETCH_LIMIT_DEG) on the sphere: such a cell is
-/// torn, and left out, so a tear shows as a gap rather than a smear across the sphere.
-/// Triangles wind counter-clockwise seen from outside the sphere, whichever way round the
-/// network laid the square down.
+/// Vertex `i < grid²` is grid point `i` (as [`grid_points`](crate::grid_points) orders them)
+/// where the network maps it. Each cell of the grid is two triangles, unless one of its four
+/// sides spans more than [`STRETCH_LIMIT_DEG`](crate::STRETCH_LIMIT_DEG) on the sphere: such a
+/// cell is torn, and left out, so a tear shows as a gap rather than a smear across the sphere.
+///
+/// Where the map glues the square's edges shut, the points on either side of the seam lie a
+/// fraction of a cell apart. Each seam stitch that closes that gap (a segment of an edge's first
+/// half with its mirror image in the edge's midpoint, or the four corners) adds four vertices
+/// past the grid's, copies of its points with the UVs of the points they are glued to, so that
+/// the stitch shows the texture along the edge. Triangles wind counter-clockwise seen
+/// from outside the sphere, whichever way round the network laid the square down.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SphereSurface {
     /// Side of the grid.
@@ -24,6 +73,9 @@ pub struct SphereSurface {
     pub uvs: Vec<[f32; 2]>,
     /// Three vertex indices a triangle.
     pub indices: Vec<u32>,
+    /// Each vertex's grid point: `i` for vertex `i < grid²`, then the points the seam
+    /// stitches copy.
+    pub points: Vec<usize>,
 }
 
 impl SphereSurface {
@@ -66,20 +118,45 @@ impl SphereSurface {
         if volume < 0.0 {
             indices.chunks_exact_mut(3).for_each(|t| t.swap(1, 2));
         }
-        let normals = directions
+        let mut normals: Vec<_> = directions
             .iter()
             .map(|d| d.map_or([0.0, 0.0, 1.0], |d| d.map(|x| x as f32)))
             .collect();
-        let uvs = super::grid::grid_points(grid)
+        let mut uvs: Vec<_> = super::grid::grid_points(grid)
             .into_iter()
             .map(|[u, v]| [u + 0.5, v + 0.5])
             .collect();
+        let mut positions = mapped.to_vec();
+        let mut points: Vec<usize> = (0..grid * grid).collect();
+        for quad in seam_quads(grid) {
+            let [Some(a), Some(b), Some(c), Some(d)] = quad.map(|p| directions[p]) else {
+                continue;
+            };
+            let ends = [a, b, c, d];
+            if !stitches(ends) {
+                continue;
+            }
+            let first = positions.len() as u32;
+            for (k, &point) in quad.iter().enumerate() {
+                positions.push(mapped[point]);
+                points.push(point);
+                normals.push(normals[point]);
+                uvs.push(uvs[quad[k % 2]]);
+            }
+            for triangle in [[0, 2, 1], [1, 2, 3]] {
+                let [a, b, c] = triangle.map(|k| ends[k]);
+                let outward = dot(a, cross(b, c)) >= 0.0;
+                let [a, b, c] = triangle.map(|k| first + k as u32);
+                indices.extend(if outward { [a, b, c] } else { [a, c, b] });
+            }
+        }
         Self {
             grid,
-            positions: mapped.to_vec(),
+            positions,
             normals,
             uvs,
             indices,
+            points,
         }
     }
 
@@ -90,6 +167,11 @@ impl SphereSurface {
 
     /// Number of cells left out because they are torn.
     pub fn torn_cells(&self) -> usize {
-        self.grid.saturating_sub(1).pow(2) - self.triangles() / 2
+        self.grid.saturating_sub(1).pow(2) - (self.triangles() - 2 * self.stitches()) / 2
+    }
+
+    /// Number of seam stitches that close the seam, two triangles and four vertices each.
+    pub fn stitches(&self) -> usize {
+        (self.positions.len() - self.grid * self.grid) / 4
     }
 }

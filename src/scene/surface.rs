@@ -1,7 +1,8 @@
 //! The surface view: the grid's cells as one triangle mesh whose vertices the shader places from
 //! the same position buffer the points read, textured through the grid's UVs at the texture's
 //! full resolution. A cell with a side longer than [`STRETCH_LIMIT_DEG`] on the sphere is torn
-//! and not drawn, so a tear shows as a gap.
+//! and not drawn, so a tear shows as a gap; the seam's stitches are drawn where they close it,
+//! by the same rule as [`SphereSurface`]'s.
 //!
 //! Also the other way out: [`Mesh::from`] a [`SphereSurface`], for a game's own materials.
 
@@ -21,7 +22,7 @@ use super::settings::{ColourMode, SphereSettings, SphereView};
 use super::texture::SphereImage;
 use crate::learn::grid::grid_points;
 use crate::learn::metrics::STRETCH_LIMIT_DEG;
-use crate::learn::surface::SphereSurface;
+use crate::learn::surface::{STITCH_GAP, SphereSurface, seam_quads};
 
 impl From<&SphereSurface> for Mesh {
     /// A triangle-list mesh with positions, normals, UVs and indices: torn cells are left out,
@@ -40,9 +41,13 @@ impl From<&SphereSurface> for Mesh {
     }
 }
 
-/// Each vertex's grid point, and the first (top-left) point of its cell.
+/// Each vertex's grid point, and 1 on a seam stitch (0 on a cell).
 const ATTRIBUTE_GRID_INDEX: MeshVertexAttribute =
     MeshVertexAttribute::new("SphereGridIndex", 1_946_113_571, VertexFormat::Uint32x2);
+
+/// The four grid points of each vertex's cell or stitch, whose sides decide whether it is drawn.
+const ATTRIBUTE_QUAD: MeshVertexAttribute =
+    MeshVertexAttribute::new("SphereGridQuad", 1_946_113_572, VertexFormat::Uint32x4);
 
 /// The surface entity: one mesh of the whole grid, drawn with [`SurfaceMaterial`] in the
 /// [`SphereView::Surface`] view. The shader places its vertices; its `Transform` is not used.
@@ -58,6 +63,7 @@ struct SurfaceParams {
     lit: u32,
     morph: f32,
     tear: f32,
+    stitch_gap: f32,
 }
 
 /// The surface's material. The vertex shader reads each vertex's position from the grid's
@@ -91,6 +97,7 @@ impl From<&SurfaceMaterial> for SurfaceParams {
             morph: material.morph,
             // The chord of the tear angle: the same rule for unit vectors, and cheaper.
             tear: 2.0 * (STRETCH_LIMIT_DEG.to_radians() / 2.0).sin() as f32,
+            stitch_gap: STITCH_GAP as f32,
         }
     }
 }
@@ -124,6 +131,7 @@ impl Material for SurfaceMaterial {
             Mesh::ATTRIBUTE_POSITION.at_shader_location(0),
             Mesh::ATTRIBUTE_UV_0.at_shader_location(1),
             ATTRIBUTE_GRID_INDEX.at_shader_location(2),
+            ATTRIBUTE_QUAD.at_shader_location(3),
         ])?];
         // Both sides of the sheet: an open sphere shows its inside.
         descriptor.primitive.cull_mode = None;
@@ -221,28 +229,33 @@ pub(crate) fn sync_surface(
 }
 
 /// The sheet the shader wraps: four vertices a cell, each at its point's place on the square
-/// (what the surface shows at morph 0) with its UV, its grid point and its cell, so that the
-/// shader can leave a torn cell out whole; two triangles a cell.
+/// (what the surface shows at morph 0) with its UV, its grid point and its cell's four points,
+/// so that the shader can leave a torn cell out whole; two triangles a cell. Then the seam's
+/// stitches, laid out the same way, each point with the UV of the point it is glued to.
 fn sheet_mesh(grid: u32) -> Mesh {
     let side = grid.max(2) as usize;
     let points = grid_points(side);
-    let cells = (side - 1) * (side - 1);
-    let mut squares = Vec::with_capacity(4 * cells);
-    let mut uvs = Vec::with_capacity(4 * cells);
-    let mut index = Vec::with_capacity(4 * cells);
-    let mut indices = Vec::with_capacity(6 * cells);
-    for row in 0..side - 1 {
-        for column in 0..side - 1 {
-            let cell = row * side + column;
-            let first = squares.len() as u32;
-            for point in [cell, cell + 1, cell + side, cell + side + 1] {
-                let [u, v] = points[point];
-                squares.push([2.0 * u, -2.0 * v, 0.0]);
-                uvs.push([u + 0.5, v + 0.5]);
-                index.push([point as u32, cell as u32]);
-            }
-            indices.extend([0, 2, 1, 1, 2, 3].map(|k| first + k));
+    let cells = (0..side - 1).flat_map(|row| {
+        (row * side..(row + 1) * side - 1).map(move |a| ([a, a + 1, a + side, a + side + 1], 0))
+    });
+    let stitches = seam_quads(side).into_iter().map(|quad| (quad, 1));
+    let quads: Vec<([usize; 4], u32)> = cells.chain(stitches).collect();
+    let mut squares = Vec::with_capacity(4 * quads.len());
+    let mut uvs = Vec::with_capacity(4 * quads.len());
+    let mut index = Vec::with_capacity(4 * quads.len());
+    let mut corners = Vec::with_capacity(4 * quads.len());
+    let mut indices = Vec::with_capacity(6 * quads.len());
+    for (quad, stitch) in quads {
+        let first = squares.len() as u32;
+        for (k, &point) in quad.iter().enumerate() {
+            let [u, v] = points[point];
+            squares.push([2.0 * u, -2.0 * v, 0.0]);
+            let [u, v] = points[if stitch == 1 { quad[k % 2] } else { point }];
+            uvs.push([u + 0.5, v + 0.5]);
+            index.push([point as u32, stitch]);
+            corners.push(quad.map(|p| p as u32));
         }
+        indices.extend([0, 2, 1, 1, 2, 3].map(|k| first + k));
     }
     Mesh::new(
         PrimitiveTopology::TriangleList,
@@ -251,5 +264,6 @@ fn sheet_mesh(grid: u32) -> Mesh {
     .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, squares)
     .with_inserted_attribute(Mesh::ATTRIBUTE_UV_0, uvs)
     .with_inserted_attribute(ATTRIBUTE_GRID_INDEX, index)
+    .with_inserted_attribute(ATTRIBUTE_QUAD, corners)
     .with_inserted_indices(Indices::U32(indices))
 }

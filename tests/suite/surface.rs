@@ -72,6 +72,97 @@ fn torn_cells_are_left_out_and_triangles_face_outwards() {
     }
 }
 
+/// Whether the ray from the centre along `d` crosses triangle `t` (Möller–Trumbore, with a
+/// little slack so that a ray along a shared side counts for both triangles).
+fn ray_hits(surface: &SphereSurface, t: &[u32], d: [f64; 3]) -> bool {
+    let [a, b, c] = [0, 1, 2].map(|k| surface.positions[t[k] as usize].map(f64::from));
+    let sub = |p: [f64; 3], q: [f64; 3]| [p[0] - q[0], p[1] - q[1], p[2] - q[2]];
+    let cross = |p: [f64; 3], q: [f64; 3]| {
+        [
+            p[1] * q[2] - p[2] * q[1],
+            p[2] * q[0] - p[0] * q[2],
+            p[0] * q[1] - p[1] * q[0],
+        ]
+    };
+    let dot = |p: [f64; 3], q: [f64; 3]| p[0] * q[0] + p[1] * q[1] + p[2] * q[2];
+    let (e1, e2) = (sub(b, a), sub(c, a));
+    let p = cross(d, e2);
+    let det = dot(e1, p);
+    if det.abs() < 1e-15 {
+        return false;
+    }
+    let s = [-a[0], -a[1], -a[2]];
+    let u = dot(s, p) / det;
+    let q = cross(s, e1);
+    let v = dot(d, q) / det;
+    let slack = 1e-9;
+    u >= -slack && v >= -slack && u + v <= 1.0 + slack && dot(e2, q) / det > 0.0
+}
+
+/// How many of `n` directions spread evenly over the sphere miss every triangle of `surface`
+/// among the first `triangles`.
+fn directions_missed(surface: &SphereSurface, triangles: usize, n: usize) -> usize {
+    (0..n)
+        .filter(|&i| {
+            let z = 1.0 - (2 * i + 1) as f64 / n as f64;
+            let phi = i as f64 * std::f64::consts::PI * (3.0 - 5f64.sqrt());
+            let r = (1.0 - z * z).sqrt();
+            let d = [r * phi.cos(), r * phi.sin(), z];
+            !(surface.indices.chunks_exact(3).take(triangles)).any(|t| ray_hits(surface, t, d))
+        })
+        .count()
+}
+
+#[test]
+fn stitches_close_the_seam_where_the_map_glues_the_edges_and_nowhere_else() {
+    let grid = 40;
+    // The octahedral map of the square shrunk by 2 %: each edge folds shut a little short of
+    // the fold, so the points either side of the seam stand a cell apart, as a learned map's do.
+    let gapped = SphereSurface::new(grid, &mapped(grid, |u, v| octahedral(0.98 * u, 0.98 * v)));
+    assert_eq!(gapped.torn_cells(), 0);
+    assert_eq!(
+        gapped.stitches(),
+        4 * ((grid - 1) / 2) + 1,
+        "every segment and the corners"
+    );
+    let cells = 2 * (grid - 1) * (grid - 1);
+    assert_eq!(gapped.triangles(), cells + 2 * gapped.stitches());
+    let open = directions_missed(&gapped, cells, 4000);
+    assert!(
+        open > 20,
+        "the cells alone leave the seam open: {open} of 4000 rays pass"
+    );
+    assert_eq!(directions_missed(&gapped, gapped.triangles(), 4000), 0);
+    // A stitch's vertices are copies of its points, the glued pair with the UVs of the first
+    // two: it shows the texture along the edge.
+    for s in 0..gapped.stitches() {
+        let first = grid * grid + 4 * s;
+        for vertex in first..first + 4 {
+            let point = gapped.points[vertex];
+            assert!(point < grid * grid);
+            assert_eq!(gapped.positions[vertex], gapped.positions[point]);
+        }
+        assert_eq!(gapped.uvs[first + 2], gapped.uvs[first]);
+        assert_eq!(gapped.uvs[first + 3], gapped.uvs[first + 1]);
+        let on_edge = |[u, v]: [f32; 2]| [u, v].iter().any(|&c| c == 0.0 || c == 1.0);
+        assert!(on_edge(gapped.uvs[first]) && on_edge(gapped.uvs[first + 1]));
+    }
+    // Outwards, as the cells.
+    let stitches = gapped.indices.chunks_exact(3).skip(cells);
+    assert!(stitches.clone().all(|t| signed_volume(&gapped, t) >= 0.0));
+
+    // A cap whose edges never meet: its hole stays open, but for slivers at the midpoints.
+    let cap = SphereSurface::new(grid, &mapped(grid, |u, v| [u, v, 0.7]));
+    assert!(cap.stitches() <= 4, "{} stitches on a cap", cap.stitches());
+    assert_eq!(cap.torn_cells(), 0);
+    let below = [0.0, 0.0, -1.0];
+    assert!(
+        !cap.indices
+            .chunks_exact(3)
+            .any(|t| ray_hits(&cap, t, below))
+    );
+}
+
 /// A 64×64 image in four colours: red, green, blue and yellow quadrants.
 fn quadrants() -> RgbaImage {
     RgbaImage::from_fn(64, 64, |x, y| {

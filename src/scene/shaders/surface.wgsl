@@ -1,6 +1,8 @@
-// Draws the grid's cells as a sheet wrapped onto the sphere. Each vertex carries its grid point
-// and its cell's first point; the positions come from the buffer the points read. A cell with a
-// side longer than the tear chord is moved off screen whole, so a tear shows as a gap.
+// Draws the grid's cells as a sheet wrapped onto the sphere, and the seam's stitches. Each vertex
+// carries its grid point and the four points of its cell or stitch; the positions come from the
+// buffer the points read. A cell with a side longer than the tear chord is moved off screen
+// whole, so a tear shows as a gap; so is a stitch whose glued sides are more than `stitch_gap`
+// times its seam segments, or nothing (`SphereSurface`'s rule).
 
 #import bevy_pbr::{
     mesh_view_bindings::view,
@@ -20,6 +22,8 @@ struct SurfaceParams {
     morph: f32,
     // Neighbours further apart than this are torn apart.
     tear: f32,
+    // A stitch's glued sides, at most this many times its longer seam segment.
+    stitch_gap: f32,
 }
 
 @group(#{MATERIAL_BIND_GROUP}) @binding(0) var<uniform> params: SurfaceParams;
@@ -32,8 +36,10 @@ struct Vertex {
     // The vertex's place on the square.
     @location(0) square: vec3<f32>,
     @location(1) uv: vec2<f32>,
-    // The vertex's grid point, and the first (top-left) point of its cell.
+    // The vertex's grid point, and 1 on a seam stitch (0 on a cell).
     @location(2) index: vec2<u32>,
+    // The four points of its cell or stitch: sides a b, c d, a c and b d.
+    @location(3) quad: vec4<u32>,
 };
 
 struct VertexOutput {
@@ -59,14 +65,18 @@ fn placed(point: u32) -> vec3<f32> {
 @vertex
 fn vertex(vertex: Vertex) -> VertexOutput {
     var out: VertexOutput;
-    let cell = vertex.index.y;
     let n = params.grid;
-    let a = placed(cell);
-    let b = placed(cell + 1u);
-    let c = placed(cell + n);
-    let d = placed(cell + n + 1u);
-    let longest = max(max(distance(a, b), distance(c, d)), max(distance(a, c), distance(b, d)));
-    if !(longest <= params.tear) {
+    let a = placed(vertex.quad.x);
+    let b = placed(vertex.quad.y);
+    let c = placed(vertex.quad.z);
+    let d = placed(vertex.quad.w);
+    let gap = max(distance(a, c), distance(b, d));
+    var drawn = max(max(distance(a, b), distance(c, d)), gap) <= params.tear;
+    if vertex.index.y == 1u {
+        let segment = max(distance(a, b), distance(c, d));
+        drawn = drawn && gap <= params.stitch_gap * segment && gap > 1e-6;
+    }
+    if !drawn {
         // Torn (or not finite): all four vertices outside the clip volume, so nothing is drawn.
         out.clip_position = vec4(2.0, 2.0, 2.0, 1.0);
         return out;
