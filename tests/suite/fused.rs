@@ -112,6 +112,38 @@ fn a_network_the_fused_step_does_not_fit_trains_on_burns_ops_and_says_why() {
 }
 
 #[test]
+fn the_fused_steps_kernels_compile_for_every_network_within_its_width() {
+    use bevy_neural_sphere::Activation::*;
+    let device = gpu();
+    let activations = [Identity, Relu, Silu, Tanh];
+    let widths: [&[usize]; 6] = [&[], &[1], &[64], &[3, 64], &[2, 63, 17], &[64, 64, 64, 64]];
+    for (k, hidden) in widths.into_iter().enumerate() {
+        let n = hidden.len();
+        let model = SphereNetConfig::new()
+            .with_hidden(hidden.to_vec())
+            .with_activations((0..n).map(|i| activations[(k + i) % 4]).collect())
+            .with_encoding(match k % 2 {
+                0 => InputEncoding::Point,
+                _ => InputEncoding::Cones,
+            });
+        // The notebook's loss with dropout, and the closed preset's with its local terms,
+        // from one to the most dropout passes.
+        let seed = model.clone().with_dropout(vec![0.2; n]);
+        let closed = model.with_dropout(vec![0.0; n]);
+        for config in [
+            TrainConfig::new().with_model(seed).with_passes(1 + k),
+            Preset::Closed
+                .config()
+                .with_model(closed)
+                .with_passes(8 - k),
+        ] {
+            let trainer = Trainer::new(config.clone(), &device).unwrap();
+            assert_eq!(trainer.op_path(), None, "{config:?}");
+        }
+    }
+}
+
+#[test]
 fn a_fused_step_is_four_kernel_launches() {
     let mut trainer = Trainer::new(Preset::Closed.config(), &gpu()).unwrap();
     trainer.train(1).unwrap();

@@ -8,6 +8,7 @@ use burn::backend::wgpu::{AutoCompiler, WgpuRuntime};
 use cubecl::prelude::*;
 use cubecl::server::{Handle, KernelArguments};
 use cubecl::{CompilationError, CubeTask};
+use naga::valid::{Capabilities, ValidationFlags, Validator};
 
 /// The threads of a workgroup, in every kernel.
 pub(crate) const GROUP: u32 = 256;
@@ -38,6 +39,27 @@ impl Wgsl {
             hash: hasher.finish(),
             group,
         }
+    }
+
+    /// Whether the source is WGSL that wgpu's front end (naga) reads and validates; if not,
+    /// where and why, in one line.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let source = &*self.source;
+        let module = naga::front::wgsl::parse_str(source).map_err(|e| {
+            let line = e.location(source).map_or(0, |l| l.line_number);
+            format!("line {line}: {}", e.message())
+        })?;
+        let mut validator = Validator::new(ValidationFlags::all(), Capabilities::default());
+        validator.validate(&module).map(drop).map_err(|e| {
+            let line = e.location(source).map_or(0, |l| l.line_number);
+            let mut why = e.as_inner().to_string();
+            let mut cause = std::error::Error::source(e.as_inner());
+            while let Some(c) = cause {
+                why = format!("{why}: {c}");
+                cause = c.source();
+            }
+            format!("line {line}: {why}")
+        })
     }
 
     /// Queues the kernel over `groups` workgroups, with `buffers` bound in order.

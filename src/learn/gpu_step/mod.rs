@@ -99,9 +99,10 @@ pub(crate) struct FusedState {
 }
 
 impl FusedNetwork {
-    /// Why the fused step cannot train `config`, if it cannot.
+    /// Why the fused step cannot train `config`, if it cannot: a network its kernels do not
+    /// take, or kernels that would not compile.
     pub(crate) fn unfit(config: &TrainConfig) -> Option<String> {
-        Layout::new(config).err()
+        (Layout::new(config).and_then(|layout| Kernels::new(&layout, config).map(drop))).err()
     }
 
     /// The network shown (the running average when the run keeps one), copied to the CPU.
@@ -317,31 +318,7 @@ impl Network for FusedNetwork {
         device: &WgpuDevice,
     ) -> Result<Self, Error> {
         let layout = Layout::new(config).map_err(Error::Config)?;
-        let constants = layout.constants(config);
-        let kernels = Kernels {
-            forward: Wgsl::new(
-                &format!("{constants}{}", layout.forward_layers()),
-                true,
-                include_str!("forward.wgsl"),
-                LAYER_GROUP,
-            ),
-            objective: Wgsl::new(
-                &constants,
-                true,
-                include_str!("objective.wgsl"),
-                OBJECTIVE_GROUP,
-            ),
-            backward: Wgsl::new(
-                &format!("{constants}{}", layout.backward_layers()),
-                true,
-                include_str!("backward.wgsl"),
-                LAYER_GROUP,
-            ),
-            adam: Wgsl::new(&constants, true, include_str!("adam.wgsl"), GROUP),
-            copy: Wgsl::new("", false, include_str!("copy.wgsl"), GROUP),
-            restore_with_moments: restore_kernel(&constants, true),
-            restore_without_moments: restore_kernel(&constants, false),
-        };
+        let kernels = Kernels::new(&layout, config).map_err(Error::Config)?;
         let client = WgpuRuntime::client(device);
         let parameters = model.parameters();
         let state = client.create_from_slice(bytemuck::cast_slice(&initial_state(&parameters)));
@@ -458,6 +435,53 @@ impl Network for FusedNetwork {
         values[..shares * self.layout.parameters]
             .iter()
             .all(|v| v.is_finite())
+    }
+}
+
+impl Kernels {
+    /// The kernels of `layout`'s network, each checked by naga first: a kernel the device would
+    /// not compile is refused here, with why, instead of training nothing.
+    fn new(layout: &Layout, config: &TrainConfig) -> Result<Self, String> {
+        let constants = layout.constants(config);
+        let kernels = Self {
+            forward: Wgsl::new(
+                &format!("{constants}{}", layout.forward_layers()),
+                true,
+                include_str!("forward.wgsl"),
+                LAYER_GROUP,
+            ),
+            objective: Wgsl::new(
+                &constants,
+                true,
+                include_str!("objective.wgsl"),
+                OBJECTIVE_GROUP,
+            ),
+            backward: Wgsl::new(
+                &format!("{constants}{}", layout.backward_layers()),
+                true,
+                include_str!("backward.wgsl"),
+                LAYER_GROUP,
+            ),
+            adam: Wgsl::new(&constants, true, include_str!("adam.wgsl"), GROUP),
+            copy: Wgsl::new("", false, include_str!("copy.wgsl"), GROUP),
+            restore_with_moments: restore_kernel(&constants, true),
+            restore_without_moments: restore_kernel(&constants, false),
+        };
+        let named = [
+            ("forward", &kernels.forward),
+            ("objective", &kernels.objective),
+            ("backward", &kernels.backward),
+            ("Adam", &kernels.adam),
+            ("copy", &kernels.copy),
+            ("restore", &kernels.restore_with_moments),
+            ("restore", &kernels.restore_without_moments),
+        ];
+        for (name, kernel) in named {
+            kernel.check().map_err(|why| {
+                format!("the fused step's {name} kernel does not compile ({why})")
+            })?;
+        }
+        Ok(kernels)
     }
 }
 
