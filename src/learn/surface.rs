@@ -7,6 +7,18 @@ use super::metrics::{cross, direction, distance_squared, dot, torn_apart};
 /// and the edges are not glued there (a hole's rim, say), so the stitch is left out.
 pub(crate) const STITCH_GAP: f64 = 3.0;
 
+/// How many seam segments apart grid points `p` and `q`, glued by a stitch, may lie on the
+/// sphere: [`STITCH_GAP`], or half the grid steps between them where that is less, so that an
+/// edge that runs on unglued (a straight rim keeps them all those steps apart) is not stitched
+/// to itself about its midpoint. Neighbours on the edge pass whatever their distance.
+pub(crate) fn glue_limit(grid: usize, p: usize, q: usize) -> f64 {
+    let steps = (p % grid).abs_diff(q % grid) + (p / grid).abs_diff(q / grid);
+    match steps {
+        0 | 1 => STITCH_GAP,
+        _ => STITCH_GAP.min(steps as f64 / 2.0),
+    }
+}
+
 /// The seam's stitches of a `grid × grid` lattice, four grid points each, `[a, b, a', b']`:
 /// a segment `a b` of the first half of an edge of the square, and `a' b'`, its mirror image
 /// in the edge's midpoint, the points a map that folds the edge shut there (as the octahedral
@@ -34,16 +46,18 @@ pub(crate) fn seam_quads(grid: usize) -> Vec<[usize; 4]> {
     quads
 }
 
-/// Whether the stitch between unit directions `[a, b, a', b']` closes a seam: no side of it
-/// torn, its glued sides `a a'` and `b b'` at most [`STITCH_GAP`] times its longer seam
-/// segment, and not both of them nothing (the edges already meet).
-fn stitches([a, b, c, d]: [[f64; 3]; 4]) -> bool {
+/// Whether the stitch of `grid` points `quad`, `[a, b, a', b']`, at unit directions `ends`
+/// closes a seam: no side of it torn, its glued sides `a a'` and `b b'` within their
+/// [`glue_limit`]s times its longer seam segment, and not both of them nothing (the edges
+/// already meet).
+fn stitches(grid: usize, quad: [usize; 4], [a, b, c, d]: [[f64; 3]; 4]) -> bool {
     let chord = |p, q| distance_squared(p, q).sqrt();
     let sides = [[a, b], [c, d], [a, c], [b, d]];
     let segment = chord(a, b).max(chord(c, d));
     let gaps = [chord(a, c), chord(b, d)];
+    let limits = [(quad[0], quad[2]), (quad[1], quad[3])].map(|(p, q)| glue_limit(grid, p, q));
     !sides.iter().any(|&[p, q]| torn_apart(p, q))
-        && gaps.iter().all(|&g| g <= STITCH_GAP * segment)
+        && (gaps.iter().zip(limits)).all(|(&g, limit)| g <= limit * segment)
         && gaps.iter().any(|&g| g > 1e-6)
 }
 
@@ -133,7 +147,7 @@ impl SphereSurface {
                 continue;
             };
             let ends = [a, b, c, d];
-            if !stitches(ends) {
+            if !stitches(grid, quad, ends) {
                 continue;
             }
             let first = positions.len() as u32;

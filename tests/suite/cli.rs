@@ -67,12 +67,20 @@ fn writes_grid_loss_and_checkpoint() {
         .nth(1)
         .unwrap();
     assert!(first_vertex.ends_with(" 70 70 0"), "{first_vertex}");
+    // The glb is the surface of the grid in grid.csv: its points, and any seam stitches.
+    let mapped: Vec<[f32; 3]> = (lines[1..].iter())
+        .map(|l| {
+            let xyz: Vec<f32> = l.split(',').skip(2).map(|c| c.parse().unwrap()).collect();
+            [xyz[0], xyz[1], xyz[2]]
+        })
+        .collect();
+    let surface = bevy_neural_sphere::SphereSurface::new(7, &mapped);
     let glb = std::fs::read(out.join("grid.glb")).unwrap();
     let gltf = gltf::Gltf::from_slice(&glb).unwrap();
     let primitive = gltf.meshes().next().unwrap().primitives().next().unwrap();
     assert_eq!(
         primitive.get(&gltf::Semantic::Positions).unwrap().count(),
-        49
+        surface.positions.len()
     );
     assert!(primitive.get(&gltf::Semantic::Colors(0)).is_some());
     assert!(out.join("model.mpk").is_file());

@@ -1,8 +1,8 @@
 // Draws the grid's cells as a sheet wrapped onto the sphere, and the seam's stitches. Each vertex
 // carries its grid point and the four points of its cell or stitch; the positions come from the
 // buffer the points read. A cell with a side longer than the tear chord is moved off screen
-// whole, so a tear shows as a gap; so is a stitch whose glued sides are more than `stitch_gap`
-// times its seam segments, or nothing (`SphereSurface`'s rule).
+// whole, so a tear shows as a gap; so is a stitch whose glued sides are further apart than their
+// `glue_limit` times its seam segments, or nothing (`SphereSurface`'s rule, surface.rs).
 
 #import bevy_pbr::{
     mesh_view_bindings::view,
@@ -51,6 +51,16 @@ struct VertexOutput {
     @location(3) distortion: vec3<f32>,
 };
 
+// `glue_limit` of surface.rs: how many seam segments apart two glued points may lie.
+fn glue_limit(p: u32, q: u32) -> f32 {
+    let n = params.grid;
+    let steps = abs(i32(p % n) - i32(q % n)) + abs(i32(p / n) - i32(q / n));
+    if steps <= 1 {
+        return params.stitch_gap;
+    }
+    return min(params.stitch_gap, 0.5 * f32(steps));
+}
+
 fn mapped(point: u32) -> vec3<f32> {
     return vec3(positions[3u * point], positions[3u * point + 1u], positions[3u * point + 2u]);
 }
@@ -70,11 +80,14 @@ fn vertex(vertex: Vertex) -> VertexOutput {
     let b = placed(vertex.quad.y);
     let c = placed(vertex.quad.z);
     let d = placed(vertex.quad.w);
-    let gap = max(distance(a, c), distance(b, d));
-    var drawn = max(max(distance(a, b), distance(c, d)), gap) <= params.tear;
+    let ac = distance(a, c);
+    let bd = distance(b, d);
+    let segment = max(distance(a, b), distance(c, d));
+    var drawn = max(segment, max(ac, bd)) <= params.tear;
     if vertex.index.y == 1u {
-        let segment = max(distance(a, b), distance(c, d));
-        drawn = drawn && gap <= params.stitch_gap * segment && gap > 1e-6;
+        let q = vertex.quad;
+        drawn = drawn && ac <= glue_limit(q.x, q.z) * segment
+            && bd <= glue_limit(q.y, q.w) * segment && max(ac, bd) > 1e-6;
     }
     if !drawn {
         // Torn (or not finite): all four vertices outside the clip volume, so nothing is drawn.
