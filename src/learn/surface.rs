@@ -11,7 +11,7 @@ pub(crate) const STITCH_GAP: f64 = 3.0;
 /// sphere: [`STITCH_GAP`], or half the grid steps between them where that is less, so that an
 /// edge that runs on unglued (a straight rim keeps them all those steps apart) is not stitched
 /// to itself about its midpoint. Neighbours on the edge pass whatever their distance.
-pub(crate) fn glue_limit(grid: usize, p: usize, q: usize) -> f64 {
+fn glue_limit(grid: usize, p: usize, q: usize) -> f64 {
     let steps = (p % grid).abs_diff(q % grid) + (p / grid).abs_diff(q / grid);
     match steps {
         0 | 1 => STITCH_GAP,

@@ -22,7 +22,8 @@ struct SurfaceParams {
     morph: f32,
     // Neighbours further apart than this are torn apart.
     tear: f32,
-    // A stitch's glued sides, at most this many times its longer seam segment.
+    // A stitch's glued sides, at most this many times its longer seam segment (`STITCH_GAP`;
+    // less about an edge's midpoint, `glue_limit`).
     stitch_gap: f32,
 }
 
