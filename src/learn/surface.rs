@@ -19,12 +19,24 @@ fn glue_limit(grid: usize, p: usize, q: usize) -> f64 {
     }
 }
 
+/// The two triangles of a cell or a stitch `[a, b, c, d]` (sides `a b`, `c d`, `a c` and
+/// `b d`), as indices into it: `a c b` and `b c d`.
+pub(crate) const QUAD_TRIANGLES: [[usize; 3]; 2] = [[0, 2, 1], [1, 2, 3]];
+
+/// The cells of a `grid × grid` lattice, row by row, each as its four points
+/// `[top-left, top-right, bottom-left, bottom-right]`.
+pub(crate) fn cell_quads(grid: usize) -> impl Iterator<Item = [usize; 4]> {
+    (0..grid.saturating_sub(1)).flat_map(move |row| {
+        (row * grid..(row + 1) * grid - 1).map(move |a| [a, a + 1, a + grid, a + grid + 1])
+    })
+}
+
 /// The seam's stitches of a `grid × grid` lattice, four grid points each, `[a, b, a', b']`:
 /// a segment `a b` of the first half of an edge of the square, and `a' b'`, its mirror image
 /// in the edge's midpoint, the points a map that folds the edge shut there (as the octahedral
 /// map, and the `closed` preset's, do) glues to `a` and `b`; then the four corners, which
 /// such a map sends to one point, as `[top-left, top-right, bottom-left, bottom-right]`.
-/// A stitch is drawn as a cell is: triangles `a a' b` and `b a' b'`.
+/// A stitch is drawn as a cell is ([`QUAD_TRIANGLES`]): triangles `a a' b` and `b a' b'`.
 pub(crate) fn seam_quads(grid: usize) -> Vec<[usize; 4]> {
     if grid < 3 {
         return Vec::new();
@@ -111,13 +123,14 @@ impl SphereSurface {
             _ => false,
         };
         let mut indices = Vec::with_capacity(6 * grid.saturating_sub(1).pow(2));
-        for row in 0..grid.saturating_sub(1) {
-            for column in 0..grid - 1 {
-                let [a, b] = [row * grid + column, row * grid + column + 1];
-                let [c, d] = [a + grid, b + grid];
-                if close(a, b) && close(c, d) && close(a, c) && close(b, d) {
-                    indices.extend([a, c, b, b, c, d].map(|i| i as u32));
-                }
+        for quad @ [a, b, c, d] in cell_quads(grid) {
+            if close(a, b) && close(c, d) && close(a, c) && close(b, d) {
+                indices.extend(
+                    QUAD_TRIANGLES
+                        .as_flattened()
+                        .iter()
+                        .map(|&k| quad[k] as u32),
+                );
             }
         }
         // Six times the signed volume the triangles enclose with the centre: negative when the
@@ -157,7 +170,7 @@ impl SphereSurface {
                 normals.push(normals[point]);
                 uvs.push(uvs[quad[k % 2]]);
             }
-            for triangle in [[0, 2, 1], [1, 2, 3]] {
+            for triangle in QUAD_TRIANGLES {
                 let [a, b, c] = triangle.map(|k| ends[k]);
                 let outward = dot(a, cross(b, c)) >= 0.0;
                 let [a, b, c] = triangle.map(|k| first + k as u32);

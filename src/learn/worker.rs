@@ -517,12 +517,11 @@ impl Worker {
             }
             Request::Load(path, contents) => {
                 self.settle();
-                let loaded = match contents {
-                    Some(bytes) => Checkpoint::from_bytes(&path, bytes.to_vec())
-                        .and_then(|checkpoint| Trainer::resume(checkpoint, &self.device)),
-                    None => Trainer::load(&path, &self.device),
+                let checkpoint = match contents {
+                    Some(bytes) => Checkpoint::from_bytes(&path, bytes.to_vec()),
+                    None => Checkpoint::load(&path),
                 };
-                match loaded {
+                match checkpoint.and_then(|c| Trainer::resume(c, &self.device)) {
                     Ok(network) => self.replace(network, Some(path)),
                     // A checkpoint that does not load leaves the network as it is.
                     Err(e) => self.send(Report::Done(Err(e))),

@@ -22,7 +22,7 @@ use super::settings::{ColourMode, SphereSettings, SphereView};
 use super::texture::SphereImage;
 use crate::learn::grid::grid_points;
 use crate::learn::metrics::STRETCH_LIMIT_DEG;
-use crate::learn::surface::{STITCH_GAP, SphereSurface, seam_quads};
+use crate::learn::surface::{QUAD_TRIANGLES, STITCH_GAP, SphereSurface, cell_quads, seam_quads};
 
 impl From<&SphereSurface> for Mesh {
     /// A triangle-list mesh with positions, normals, UVs and indices: torn cells are left out,
@@ -235,9 +235,7 @@ pub(crate) fn sync_surface(
 fn sheet_mesh(grid: u32) -> Mesh {
     let side = grid.max(2) as usize;
     let points = grid_points(side);
-    let cells = (0..side - 1).flat_map(|row| {
-        (row * side..(row + 1) * side - 1).map(move |a| ([a, a + 1, a + side, a + side + 1], 0))
-    });
+    let cells = cell_quads(side).map(|quad| (quad, 0));
     let stitches = seam_quads(side).into_iter().map(|quad| (quad, 1));
     let quads: Vec<([usize; 4], u32)> = cells.chain(stitches).collect();
     let mut squares = Vec::with_capacity(4 * quads.len());
@@ -255,7 +253,12 @@ fn sheet_mesh(grid: u32) -> Mesh {
             index.push([point as u32, stitch]);
             corners.push(quad.map(|p| p as u32));
         }
-        indices.extend([0, 2, 1, 1, 2, 3].map(|k| first + k));
+        indices.extend(
+            QUAD_TRIANGLES
+                .as_flattened()
+                .iter()
+                .map(|&k| first + k as u32),
+        );
     }
     Mesh::new(
         PrimitiveTopology::TriangleList,
