@@ -22,4 +22,5 @@ mod render;
 mod surface;
 mod surface_view;
 mod trainer;
+mod wait;
 mod web;

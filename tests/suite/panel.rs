@@ -8,7 +8,7 @@ use bevy_neural_sphere::{
     BackendKind, ImageLibrary, NeuralSpherePlugin, NeuralSphereUiPlugin, SphereImage,
 };
 
-use crate::app::headless_app;
+use crate::app::{headless_app, update_until};
 
 /// A paused app on the CPU with the panel.
 fn app_with_panel() -> App {
@@ -32,12 +32,9 @@ fn the_open_panel_moves_the_view_centre_into_the_free_part_of_the_window() {
         ))
         .id();
     let view = |app: &App| app.world().get::<Camera>(camera).unwrap().sub_camera_view;
-    for _ in 0..100 {
-        if view(&app).is_some() {
-            break;
-        }
-        app.update();
-    }
+    update_until(&mut app, "the panel to set the view", |app| {
+        view(app).is_some()
+    });
 
     // The panel opens at the top left, a third of the window wide: the window becomes the
     // left part of a wider view whose centre lies right of the window's.
@@ -71,11 +68,5 @@ fn an_image_given_by_its_contents_opens_under_its_name_even_where_a_file_has_it(
         let image = app.world().resource::<Assets<Image>>().get(handle);
         image.is_some_and(|i| i.data.as_ref().is_some_and(|d| d[..3] == [255, 0, 0]))
     };
-    for _ in 0..20 {
-        if red_shown(&app) {
-            break;
-        }
-        app.update();
-    }
-    assert!(red_shown(&app), "the sphere shows the red image");
+    update_until(&mut app, "the sphere to show the red image", red_shown);
 }

@@ -42,14 +42,12 @@ fn spec(out: &Path) -> OrbitSpec {
 /// Records and waits for the outcome.
 fn record(app: &mut App, spec: OrbitSpec) -> RecordingStatus {
     app.world_mut().write_message(RecordOrbit(spec));
-    for _ in 0..5000 {
-        app.update();
+    app.update();
+    update_until(app, "the recording", |app| {
         let status = app.world().resource::<RecordingStatus>();
-        if !status.is_busy() && *status != RecordingStatus::Idle {
-            return status.clone();
-        }
-    }
-    panic!("the recording did not finish in 5000 updates");
+        !status.is_busy() && *status != RecordingStatus::Idle
+    });
+    app.world().resource::<RecordingStatus>().clone()
 }
 
 fn gif_frames(path: &Path) -> Vec<Vec<u8>> {
@@ -256,11 +254,11 @@ fn training_waits_for_a_recording_to_end() {
     ] {
         send(&mut app, command);
     }
-    while app.world().resource::<RecordingStatus>().is_busy() {
-        assert_eq!(steps(&app), 1500, "the sphere changed during the recording");
+    update_until(&mut app, "the recording", |app| {
+        assert_eq!(steps(app), 1500, "the sphere changed during the recording");
         assert_eq!(app.world().resource::<SphereSettings>().grid, 40);
-        app.update();
-    }
+        !app.world().resource::<RecordingStatus>().is_busy()
+    });
     let status = app.world().resource::<RecordingStatus>().clone();
     assert!(matches!(status, RecordingStatus::Done { .. }), "{status:?}");
     // Then the held commands apply, in order.

@@ -1,5 +1,6 @@
 //! Frames rendered headless and read back.
 
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 use bevy::camera::{RenderTarget, ScalingMode};
@@ -13,7 +14,8 @@ use bevy_neural_sphere::{
 };
 use image::{DynamicImage, Rgba, RgbaImage};
 
-use crate::app::{headless_app, send, state, train_exactly, update_until};
+use crate::app::{headless_app, progress, send, state, train_exactly, update_until};
+use crate::wait::Progress;
 
 pub const SIDE: u32 = 128;
 /// The orthographic view spans this many world units vertically.
@@ -40,7 +42,8 @@ pub fn near(p: &[u8], colour: [u8; 3]) -> bool {
 }
 
 /// Renders frames until one passes `wanted`: the first frames are blank while pipelines
-/// compile, and a change reaches the read-back a frame or two late.
+/// compile, and a change reaches the read-back a frame or two late. The wait goes on while
+/// the app moves or the frame changes.
 pub fn frame_where(
     app: &mut App,
     target: Handle<Image>,
@@ -53,16 +56,25 @@ pub fn frame_where(
         .spawn(Readback::texture(target))
         .observe(move |done: On<ReadbackComplete>| *sink.lock().unwrap() = Some(done.data.clone()))
         .id();
-    for _ in 0..1000 {
+    let mut waited = Progress::new("a frame that shows what was wanted");
+    let mut last_frame = 0;
+    loop {
         app.update();
-        if let Some(pixels) = frame.lock().unwrap().take()
-            && wanted(&pixels)
-        {
-            app.world_mut().despawn(readback);
-            return pixels;
+        if let Some(pixels) = frame.lock().unwrap().take() {
+            if wanted(&pixels) {
+                app.world_mut().despawn(readback);
+                return pixels;
+            }
+            last_frame = hash(&pixels);
         }
+        waited.check((last_frame, progress(app)));
     }
-    panic!("no frame showed what was wanted after 1000 updates");
+}
+
+fn hash(pixels: &[u8]) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    pixels.hash(&mut hasher);
+    hasher.finish()
 }
 
 pub fn shows_points(pixels: &[u8]) -> bool {
