@@ -2,6 +2,7 @@
 //! backend that is. Its API names no burn backend, so programs that train link the training loop
 //! this crate compiled instead of compiling burn's generic code again.
 
+use std::mem::ManuallyDrop;
 use std::path::{Path, PathBuf};
 
 use burn::module::AutodiffModule;
@@ -32,9 +33,20 @@ use crate::Error;
 /// # Ok::<(), bevy_neural_sphere::Error>(())
 /// ```
 pub struct Trainer {
-    engine: Engines,
+    /// Dropped by `Trainer`'s own `Drop`, compiled in this crate: were it dropped field by field,
+    /// every program that drops a `Trainer` would compile the drop code of each backend's
+    /// engine, and with it much of burn's and cubecl's generic GPU code (90 s of each
+    /// example's build).
+    engine: ManuallyDrop<Engines>,
     /// Why a wgpu device trains through burn's ops instead of the fused step, if it does.
     op_path: Option<String>,
+}
+
+impl Drop for Trainer {
+    fn drop(&mut self) {
+        // SAFETY: the engine is dropped here once, and `self` is not used again.
+        unsafe { ManuallyDrop::drop(&mut self.engine) }
+    }
 }
 
 /// The training loop on whichever backend trains.
@@ -127,7 +139,10 @@ impl Trainer {
                 Engines::Fused(engine::<FusedNetwork>(config, resume, device)?)
             }
         };
-        Ok(Self { engine, op_path })
+        Ok(Self {
+            engine: ManuallyDrop::new(engine),
+            op_path,
+        })
     }
 
     /// [`Trainer::resume`] from a checkpoint file.
@@ -137,7 +152,7 @@ impl Trainer {
 
     /// The backend that trains: [`BackendKind::Cpu`] or [`BackendKind::Wgpu`].
     pub fn backend(&self) -> BackendKind {
-        match self.engine {
+        match *self.engine {
             Engines::Cpu(_) => BackendKind::Cpu,
             Engines::Gpu(_) | Engines::Fused(_) => BackendKind::Wgpu,
         }
@@ -146,7 +161,7 @@ impl Trainer {
     /// How a step is computed, in one line: the fused GPU step, or burn's autodiff and
     /// optimiser (on wgpu, with why).
     pub fn training_path(&self) -> String {
-        match (&self.engine, &self.op_path) {
+        match (&*self.engine, &self.op_path) {
             (Engines::Cpu(_), _) => "steps: burn's autodiff and Adam on the CPU (flex)".into(),
             (Engines::Fused(_), _) => "steps: the fused GPU step, 4 kernels a step".into(),
             (Engines::Gpu(_), why) => format!(
@@ -159,7 +174,7 @@ impl Trainer {
     /// Kernels the fused step has queued so far, counted as they are launched (snapshots and
     /// evaluations included); `None` on burn's op paths.
     pub fn fused_launches(&self) -> Option<usize> {
-        match &self.engine {
+        match &*self.engine {
             Engines::Fused(e) => Some(e.network().launches()),
             _ => None,
         }
@@ -174,18 +189,18 @@ impl Trainer {
 
     /// The run's hyper-parameters.
     pub fn config(&self) -> &TrainConfig {
-        with_engine!(&self.engine, e => e.config())
+        with_engine!(&*self.engine, e => e.config())
     }
 
     /// Steps taken so far.
     pub fn steps_done(&self) -> usize {
-        with_engine!(&self.engine, e => e.steps_done())
+        with_engine!(&*self.engine, e => e.steps_done())
     }
 
     /// Changes the learning rate and the batch size from the next step on; the schedule keeps
     /// its place (the new rate decays as if it had been the initial one).
     pub fn retune(&mut self, lr: f64, batch: usize) -> Result<(), Error> {
-        with_engine!(&mut self.engine, e => e.retune(lr, batch))
+        with_engine!(&mut *self.engine, e => e.retune(lr, batch))
     }
 
     /// Runs `steps` optimiser steps and returns what each did, one [`StepStats`] per step
@@ -212,7 +227,7 @@ impl Trainer {
     /// GPU, the next steps can be submitted meanwhile, so the device never idles for a read.
     /// Once training has [stopped](Trainer::stuck), no step is taken.
     pub fn train_deferred(&mut self, steps: usize) -> PendingSteps {
-        with_engine!(&mut self.engine, e => e.train_deferred(steps))
+        with_engine!(&mut *self.engine, e => e.train_deferred(steps))
     }
 
     /// Waits for the losses of steps taken by [`Trainer::train_deferred`] and returns what
@@ -224,12 +239,12 @@ impl Trainer {
     /// before it are returned. Steps taken after the failed one, still pending, are then
     /// returned as nothing: they were undone.
     pub fn collect(&mut self, pending: PendingSteps) -> Vec<StepStats> {
-        with_engine!(&mut self.engine, e => e.collect(pending))
+        with_engine!(&mut *self.engine, e => e.collect(pending))
     }
 
     /// Every time the run went non-finite and came back, oldest first.
     pub fn recoveries(&self) -> &[Recovery] {
-        with_engine!(&self.engine, e => e.recoveries())
+        with_engine!(&*self.engine, e => e.recoveries())
     }
 
     /// Why training stopped for good, if it did: after going back to the same network several
@@ -237,7 +252,7 @@ impl Trainer {
     /// network stays at that last finite state; [`Trainer::new`] or [`Trainer::resume`] start
     /// again.
     pub fn stuck(&self) -> Option<&str> {
-        with_engine!(&self.engine, e => e.stuck())
+        with_engine!(&*self.engine, e => e.stuck())
     }
 
     /// The network shown (the averaged one, when [`TrainConfig::average`] is not 0) and what
@@ -254,7 +269,7 @@ impl Trainer {
     /// [`Trainer::checkpoint`], read back without waiting: the form a browser page can use.
     pub(crate) fn checkpoint_later(&self) -> DeviceRead<Checkpoint> {
         let (config, steps) = (self.config().clone(), self.steps_done());
-        let model = match &self.engine {
+        let model = match &*self.engine {
             Engines::Fused(e) => e.network().shown_later(),
             _ => ready(self.shown()),
         };
@@ -277,7 +292,7 @@ impl Trainer {
     /// The network that evaluation shows, copied to the CPU: the running average of the
     /// parameters when [`TrainConfig::average`] is not 0, else [`Trainer::network`].
     pub fn shown(&self) -> SphereNet<HostBackend> {
-        match &self.engine {
+        match &*self.engine {
             Engines::Cpu(e) => e.network().shown(),
             Engines::Gpu(e) => e.network().shown().to_backend(&Default::default()),
             Engines::Fused(e) => e.network().shown(),
@@ -286,7 +301,7 @@ impl Trainer {
 
     /// The network being trained, as the last step left it, copied to the CPU.
     pub fn network(&self) -> SphereNet<HostBackend> {
-        match &self.engine {
+        match &*self.engine {
             Engines::Cpu(e) => e.network().model().valid(),
             Engines::Gpu(e) => (e.network().model().valid()).to_backend(&Default::default()),
             Engines::Fused(e) => e.network().network(),
@@ -296,12 +311,12 @@ impl Trainer {
     /// Maps points of the plane through the [shown](Trainer::shown) network in evaluation mode
     /// (no dropout).
     pub fn eval(&self, points: &[[f32; 2]]) -> Vec<[f32; 3]> {
-        with_engine!(&self.engine, e => e.network().eval(points))
+        with_engine!(&*self.engine, e => e.network().eval(points))
     }
 
     /// [`Trainer::eval`], read back without waiting: the form a browser page can use.
     pub(crate) fn eval_later(&self, points: &[[f32; 2]]) -> DeviceRead<Vec<[f32; 3]>> {
-        match &self.engine {
+        match &*self.engine {
             Engines::Fused(e) => e.network().eval_later(points),
             _ => ready(self.eval(points)),
         }
@@ -311,7 +326,7 @@ impl Trainer {
     /// without a round trip through the host. Points the network maps to no finite position
     /// land at the origin. The CPU backend has no GPU to write from.
     pub fn eval_into(&self, points: &[[f32; 2]], target: &GpuTarget) -> Result<(), String> {
-        match &self.engine {
+        match &*self.engine {
             Engines::Cpu(_) => Err("the CPU backend maps on the host".into()),
             Engines::Gpu(e) => copy_to_buffer(e.network().eval_on_device(points), target),
             Engines::Fused(e) => e.network().eval_into(points, target),
@@ -320,7 +335,7 @@ impl Trainer {
 
     /// The points the latest step trained on (empty before the first step).
     pub fn last_batch(&self) -> &[[f32; 2]] {
-        with_engine!(&self.engine, e => e.last_batch())
+        with_engine!(&*self.engine, e => e.last_batch())
     }
 
     /// Maps points through the network in training mode, with fresh dropout masks: the
@@ -335,7 +350,7 @@ impl Trainer {
         &mut self,
         points: &[[f32; 2]],
     ) -> DeviceRead<Vec<[f32; 3]>> {
-        with_engine!(&mut self.engine, e => {
+        with_engine!(&mut *self.engine, e => {
             let (config, network, rng) = e.viewing();
             network.map_with_dropout(config, points, rng)
         })
