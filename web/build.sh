@@ -13,7 +13,9 @@ version=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "
 tools="$HOME/.cache/bevy_neural_sphere/wasm-bindgen-$version"
 if [[ "$("$tools/bin/wasm-bindgen" --version 2>/dev/null)" != "wasm-bindgen $version" ]]; then
     # Not --locked: its lock file names a webpki-roots release that crates.io no longer serves.
-    cargo install --quiet --root "$tools" wasm-bindgen-cli --version "$version"
+    # Without default features: no TLS stack (ring, rustls) for the test runner's downloads,
+    # which `wasm-bindgen` itself never makes.
+    cargo install --quiet --no-default-features --root "$tools" wasm-bindgen-cli --version "$version"
 fi
 
 cargo build --release --target wasm32-unknown-unknown --example demo
