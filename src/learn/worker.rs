@@ -505,7 +505,7 @@ impl Worker {
             }
             Request::Steps(n) => {
                 if !self.refuse_if_stuck() {
-                    self.single_steps += n;
+                    self.single_steps = self.single_steps.saturating_add(n);
                 }
             }
             Request::Reset(config) => {

@@ -33,7 +33,8 @@ pub enum SphereCommand {
     Resume,
     /// Take one training step, even while paused.
     Step,
-    /// Take exactly this many training steps, even while paused.
+    /// Take this many training steps, even while paused; added to any still to take, up to
+    /// `usize::MAX`.
     Steps(usize),
     /// Start again from a fresh network initialised with this seed, with the current
     /// [`SphereSettings::train`] and [`SphereSettings::backend`].
