@@ -1,7 +1,7 @@
 //! The smallest game with the plugin: its own camera and light, the plugin's defaults, no UI.
 //!
 //! ```text
-//! cargo run --release --example minimal --no-default-features
+//! cargo run --release --example minimal --no-default-features --features scene
 //! ```
 
 use bevy::prelude::*;
