@@ -153,7 +153,8 @@ async function open(page, query) {
     // A screenshot waits for the page's next frame, which is when the picture was there.
     const shot = sphereColours(await page.screenshot());
     if (shot.lit > 2000 && shot.colours >= 24) picture = shot;
-    const started = await page.evaluate(() => window.sphere !== undefined);
+    // Until the module has started, `window.sphere` is the canvas of that id.
+    const started = await page.evaluate(() => typeof window.sphere?.training_steps === "function");
     const progress = { message, lit: shot.lit, colours: shot.colours, ...(started ? await status(page) : {}) };
     return { done: picture !== null, progress };
   });
