@@ -195,7 +195,7 @@ async function measure(page, ms, fail) {
   const before = await status(page);
   const t0 = Date.now();
   await page.waitForTimeout(ms);
-  let after = await status(page);
+  let after;
   await waitFor(`training steps past ${before.steps}`, fail, async () => {
     after = await status(page);
     return { done: after.steps > before.steps, progress: after.steps };
