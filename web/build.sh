@@ -2,7 +2,8 @@
 # Builds the demo as a web page in web/dist: index.html, demo.js and demo_bg.wasm. Serve it with
 # any static server, e.g. `python3 -m http.server -d web/dist`, and open it in a browser with
 # WebGPU. Installs what it lacks: the wasm32 target and the wasm-bindgen-cli that matches
-# Cargo.lock (under ~/.cache/bevy_neural_sphere).
+# Cargo.lock (under ~/.cache/bevy_neural_sphere). `--quick` builds the same page with
+# web/profile.toml's cheaper profile, as the suite's web test does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +19,13 @@ if [[ "$("$tools/bin/wasm-bindgen" --version 2>/dev/null)" != "wasm-bindgen $ver
     cargo install --quiet --no-default-features --root "$tools" wasm-bindgen-cli --version "$version"
 fi
 
-cargo build --release --target wasm32-unknown-unknown --example demo
+profile=release
+config=()
+if [[ "${1:-}" == --quick ]]; then
+    profile=web-quick
+    config=(--config web/profile.toml)
+fi
+cargo build --profile "$profile" "${config[@]}" --target wasm32-unknown-unknown --example demo
 target_dir=${CARGO_TARGET_DIR:-target}
 dist=web/dist
 rm -rf "$dist"
@@ -28,7 +35,7 @@ mkdir -p "$dist"
 # wasm-bindgen emits); the README says what `opt-level = "z"` costs.
 "$tools/bin/wasm-bindgen" --target web --no-typescript --remove-name-section \
     --remove-producers-section --out-dir "$dist" --out-name demo \
-    "$target_dir/wasm32-unknown-unknown/release/examples/demo.wasm"
+    "$target_dir/wasm32-unknown-unknown/$profile/examples/demo.wasm"
 cp web/index.html "$dist/"
 raw=$(stat -c %s "$dist/demo_bg.wasm")
 gzipped=$(gzip -9 -c "$dist/demo_bg.wasm" | wc -c)
