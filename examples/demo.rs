@@ -5,6 +5,7 @@
 //! cargo run --release --example demo [-- --backend auto|wgpu|cpu] [--preset closed] [--grid 100]
 //!     [--view points|surface|batch]
 //! cargo run --release --example demo -- --headless-frames 300 [--paused]   # timing, no window
+//! cargo run --release --example demo -- --headless-frames 300 --spheres 3  # spheres side by side
 //! cargo run --release --example demo -- --log-fps                          # fps in the log
 //! web/build.sh      # the same demo as a web page, in web/dist (query: ?preset=closed&grid=64)
 //! ```
@@ -29,8 +30,9 @@ use bevy::render::render_resource::{TextureFormat, TextureUsages};
 use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 use bevy_neural_sphere::{
-    BackendKind, ColourMode, Error, ImageFit, NeuralSpherePlugin, NeuralSphereUiPlugin, Preset,
-    SphereCamera, SphereCameraPlugin, SphereQuality, SphereView, TrainingState,
+    BackendKind, ColourMode, Error, ImageFit, NeuralSphere, NeuralSpherePlugin,
+    NeuralSphereUiPlugin, Preset, SphereCamera, SphereCameraPlugin, SphereQuality, SphereView,
+    TrainingState,
 };
 use clap::Parser;
 #[cfg(target_arch = "wasm32")]
@@ -74,6 +76,10 @@ struct Args {
     /// Log the frame rate and frame time every second.
     #[arg(long)]
     log_fps: bool,
+    /// Train and show this many spheres, side by side in a square, each as the options say
+    /// (`--headless-frames` sums their training steps).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    spheres: u32,
 }
 
 fn main() -> ExitCode {
@@ -88,7 +94,7 @@ fn run(args: &Args) -> Result<(), Error> {
     library.request = args.image.clone();
     library.fit = args.fit;
 
-    let mut sphere = NeuralSpherePlugin::default()
+    let mut sphere = NeuralSphere::default()
         .with_backend(args.backend)
         .with_train_config(args.preset.config())
         .with_grid(args.grid)
@@ -120,7 +126,7 @@ fn run(args: &Args) -> Result<(), Error> {
         plugins = plugins.disable::<WinitPlugin>();
     }
     app.add_plugins(plugins)
-        .add_plugins((sphere, NeuralSphereUiPlugin, SphereCameraPlugin))
+        .add_plugins((NeuralSpherePlugin, NeuralSphereUiPlugin, SphereCameraPlugin))
         .insert_resource(library)
         .insert_resource(ClearColor(Color::srgb(0.05, 0.05, 0.08)));
     #[cfg(target_arch = "wasm32")]
@@ -132,6 +138,7 @@ fn run(args: &Args) -> Result<(), Error> {
         ));
     }
 
+    spawn_spheres(app.world_mut(), sphere, args.spheres);
     match args.headless_frames {
         None => {
             app.add_systems(Startup, |mut commands: Commands| {
@@ -142,6 +149,26 @@ fn run(args: &Args) -> Result<(), Error> {
         Some(frames) => time_frames(app, frames, args.preset, started),
     }
     Ok(())
+}
+
+/// Spawns `count` copies of `sphere` in a square of side 2 around the origin, where one sphere
+/// alone is.
+fn spawn_spheres(world: &mut World, sphere: NeuralSphere, count: u32) {
+    let side = (count as f32).sqrt().ceil() as u32;
+    let scale = 1.0 / side as f32;
+    for i in 0..count {
+        let cell = Vec2::new((i % side) as f32, (i / side) as f32);
+        let at = (cell * 2.0 + 1.0) * scale - 1.0;
+        let name = match count {
+            1 => "sphere".to_string(),
+            _ => format!("sphere {}", i + 1),
+        };
+        world.spawn((
+            sphere.clone(),
+            Name::new(name),
+            Transform::from_xyz(at.x, -at.y, 0.0).with_scale(Vec3::splat(scale)),
+        ));
+    }
 }
 
 /// The images in `assets/images`.
@@ -184,7 +211,7 @@ fn time_frames(mut app: App, frames: u32, preset: Preset, started: Instant) {
     let mut closed = Closed::default();
     while !lit.load(Ordering::Relaxed) {
         app.update();
-        closed.check(&app, started);
+        closed.check(&mut app, started);
     }
     let first_frame = started.elapsed().as_secs_f64();
     app.world_mut().despawn(readback);
@@ -192,31 +219,33 @@ fn time_frames(mut app: App, frames: u32, preset: Preset, started: Instant) {
 
     for _ in 0..30 {
         app.update();
-        closed.check(&app, started);
+        closed.check(&mut app, started);
     }
-    let steps_before = app.world().resource::<TrainingState>().steps;
+    let steps_before = steps(&mut app);
     let timing = Instant::now();
     let mut slowest = Duration::ZERO;
     for _ in 0..frames {
         let frame = Instant::now();
         app.update();
         slowest = slowest.max(frame.elapsed());
-        closed.check(&app, started);
+        closed.check(&mut app, started);
     }
     let seconds = timing.elapsed().as_secs_f64();
-    let state = app.world().resource::<TrainingState>();
+    let steps = steps(&mut app) - steps_before;
+    let world = app.world_mut();
+    let state = world.query::<&TrainingState>().iter(world).next().unwrap();
     println!("{}; {}", state.backend, state.training_path);
     println!(
         "{frames} frames: {:.1} fps ({:.1} ms/frame, slowest {:.1} ms), {:.0} training steps/s",
         frames as f64 / seconds,
         seconds * 1000.0 / frames as f64,
         slowest.as_secs_f64() * 1000.0,
-        (state.steps - steps_before) as f64 / seconds,
+        steps as f64 / seconds,
     );
     if preset == Preset::Closed {
         while closed.at.is_none() && started.elapsed() < CLOSING_TIME_LIMIT {
             app.update();
-            closed.check(&app, started);
+            closed.check(&mut app, started);
         }
         match closed.at {
             Some((seconds, step)) => println!(
@@ -230,19 +259,30 @@ fn time_frames(mut app: App, frames: u32, preset: Preset, started: Instant) {
 /// How long `--headless-frames` waits for the closed preset to close.
 const CLOSING_TIME_LIMIT: Duration = Duration::from_secs(300);
 
-/// When the sphere was first measured closed: seconds since start, and the step.
+/// When the first sphere was first measured closed: seconds since start, and the step.
 #[derive(Default)]
 struct Closed {
     at: Option<(f64, usize)>,
 }
 
 impl Closed {
-    fn check(&mut self, app: &App, started: Instant) {
-        let quality = app.world().resource::<SphereQuality>();
+    fn check(&mut self, app: &mut App, started: Instant) {
+        let world = app.world_mut();
+        let quality = world.query::<&SphereQuality>().iter(world).next().unwrap();
         if self.at.is_none() && quality.is_closed() {
             self.at = Some((started.elapsed().as_secs_f64(), quality.step));
         }
     }
+}
+
+/// The steps all spheres have trained.
+fn steps(app: &mut App) -> usize {
+    let world = app.world_mut();
+    world
+        .query::<&TrainingState>()
+        .iter(world)
+        .map(|s| s.steps)
+        .sum()
 }
 
 /// Whether any pixel differs from the corner's, the background.

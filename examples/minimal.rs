@@ -1,21 +1,23 @@
-//! The smallest game with the plugin: its own camera and light, the plugin's defaults, no UI.
+//! The smallest game with the plugin: its own camera and light, one sphere with the defaults,
+//! no UI.
 //!
 //! ```text
 //! cargo run --release --example minimal --no-default-features --features scene
 //! ```
 
 use bevy::prelude::*;
-use bevy_neural_sphere::NeuralSpherePlugin;
+use bevy_neural_sphere::prelude::*;
 
 fn main() {
     App::new()
-        .add_plugins((DefaultPlugins, NeuralSpherePlugin::default()))
+        .add_plugins((DefaultPlugins, NeuralSpherePlugin))
         .add_systems(Startup, setup)
         .add_systems(Update, turn_camera)
         .run();
 }
 
 fn setup(mut commands: Commands) {
+    commands.spawn(NeuralSphere::default());
     commands.spawn((
         Camera3d::default(),
         Transform::from_xyz(0.0, 0.0, 3.5).looking_at(Vec3::ZERO, Vec3::Y),

@@ -19,9 +19,9 @@ use bevy::prelude::*;
 use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 use bevy_neural_sphere::{
-    BackendKind, Checkpoint, ColourMode, Error, ImageFit, NeuralSpherePlugin, OrbitSpec, Preset,
-    RecordOrbit, RecordingStatus, SphereCommand, SphereSettings, SphereView, Trainer,
-    TrainingDevice, TrainingState, load_image_file, render_adapter, training_device,
+    BackendKind, Checkpoint, ColourMode, Error, ImageFit, NeuralSphere, NeuralSpherePlugin,
+    OrbitSpec, Preset, RecordOrbit, RecordingStatus, SphereCommand, SphereImage, SphereView,
+    Trainer, TrainingDevice, TrainingState, load_image_file, render_adapter, training_device,
 };
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -179,30 +179,32 @@ fn record(
             .disable::<WinitPlugin>()
             .disable::<LogPlugin>(),
     )
-    .add_plugins(
-        NeuralSpherePlugin::default()
-            .with_backend(BackendKind::Cpu)
-            .with_grid(args.grid)
-            .paused(),
-    );
+    .add_plugins(NeuralSpherePlugin);
     app.finish();
     app.cleanup();
-    let mut settings = app.world_mut().resource_mut::<SphereSettings>();
-    settings.point_radius = args.point_radius.unwrap_or(2.5 / args.grid as f32);
-    settings.view = args.view;
-    settings.colour_mode = args.colour;
-    settings.lit = !args.unlit;
+    let settings = NeuralSphere {
+        point_radius: args.point_radius.unwrap_or(2.5 / args.grid as f32),
+        view: args.view,
+        colour_mode: args.colour,
+        lit: !args.unlit,
+        ..NeuralSphere::default()
+            .with_backend(BackendKind::Cpu)
+            .with_grid(args.grid)
+            .paused()
+    };
+    let sphere = app.world_mut().spawn(settings).id();
     if let Some(texture) = texture {
         let handle = app.world_mut().resource_mut::<Assets<Image>>().add(texture);
         app.world_mut()
-            .write_message(SphereCommand::SetImage(handle));
+            .entity_mut(sphere)
+            .insert(SphereImage(handle));
     }
     app.world_mut()
-        .write_message(SphereCommand::Load(checkpoint));
+        .trigger(SphereCommand::Load(checkpoint).to(sphere));
     // The training thread loads the checkpoint, then maps the grid with it.
     loop {
         app.update();
-        let state = app.world().resource::<TrainingState>();
+        let state = app.world().get::<TrainingState>(sphere).expect("a sphere");
         if let Some(error) = &state.error {
             return Err(Error::Recording(error.clone()));
         }
@@ -212,7 +214,10 @@ fn record(
     }
 
     let started = Instant::now();
-    app.world_mut().write_message(RecordOrbit(spec.clone()));
+    app.world_mut().write_message(RecordOrbit {
+        sphere,
+        spec: spec.clone(),
+    });
     let bar = progress_bar(spec.frames as u64, "frames");
     loop {
         app.update();

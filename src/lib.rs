@@ -49,18 +49,16 @@ pub use learn::trainer::Trainer;
 pub use learn::worker::TrainingPhase;
 #[cfg(feature = "camera")]
 pub use scene::camera::{SphereCamera, SphereCameraPlugin};
-#[cfg(feature = "ui")]
-pub use scene::ui::{ImageLibrary, NeuralSphereUiPlugin};
 #[cfg(feature = "scene")]
 pub use scene::{
-    commands::SphereCommand,
+    commands::{SphereCommand, ToSphere},
     orbit::{OrbitSpec, RecordOrbit, RecordingStatus, VideoFormat},
     plugin::{NeuralSpherePlugin, NeuralSphereSystems},
     points::{PointMaterial, SpherePoint},
     positions::SphereMapping,
     quality::SphereQuality,
     render_device::BurnWgpuDevice,
-    settings::{ColourMode, SphereSettings, SphereView},
+    settings::{ColourMode, MAX_GRID, NeuralSphere, SphereView},
     surface::{SphereSurfaceMesh, SurfaceMaterial},
     texture::{
         SphereImage, fit_image, load_image_bytes, load_image_file, point_colour, sample_texture,
@@ -68,17 +66,22 @@ pub use scene::{
     },
     training::TrainingState,
 };
+#[cfg(feature = "ui")]
+pub use scene::{
+    selection::SelectedSphere,
+    ui::{ImageLibrary, NeuralSphereUiPlugin},
+};
 
 /// What a game that adds the plugin needs: `use bevy_neural_sphere::prelude::*;`.
 #[cfg(feature = "scene")]
 pub mod prelude {
     pub use crate::{
-        BackendKind, ColourMode, ImageFit, NeuralSpherePlugin, NeuralSphereSystems, Preset,
-        RecordOrbit, RecordingStatus, SphereCommand, SphereMapping, SphereQuality, SphereSettings,
-        SphereView, TrainConfig, TrainingState,
+        BackendKind, ColourMode, ImageFit, NeuralSphere, NeuralSpherePlugin, NeuralSphereSystems,
+        OrbitSpec, Preset, RecordOrbit, RecordingStatus, SphereCommand, SphereImage, SphereMapping,
+        SphereQuality, SphereView, ToSphere, TrainConfig, TrainingState,
     };
     #[cfg(feature = "ui")]
-    pub use crate::{ImageLibrary, NeuralSphereUiPlugin};
+    pub use crate::{ImageLibrary, NeuralSphereUiPlugin, SelectedSphere};
     #[cfg(feature = "camera")]
     pub use crate::{SphereCamera, SphereCameraPlugin};
 }

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use bevy::prelude::*;
-use bevy_neural_sphere::{CHECKPOINT_EXTENSION, ImageLibrary, SphereCommand, TrainingState};
+use bevy_neural_sphere::{
+    CHECKPOINT_EXTENSION, ImageLibrary, SelectedSphere, SphereCommand, TrainingState,
+};
 use wasm_bindgen::prelude::wasm_bindgen;
 
 /// The images in `assets/images`, by name.
@@ -113,14 +115,20 @@ impl Plugin for PagePlugin {
     }
 }
 
-fn take_uploads(mut library: ResMut<ImageLibrary>, mut commands: MessageWriter<SphereCommand>) {
+/// Loads the page's uploads: checkpoints into the selected sphere, images into the library.
+fn take_uploads(
+    mut library: ResMut<ImageLibrary>,
+    selected: Res<SelectedSphere>,
+    mut commands: Commands,
+) {
+    let Some(sphere) = selected.0 else {
+        return;
+    };
     for (name, contents) in std::mem::take(&mut *UPLOADS.lock().unwrap()) {
         let name = PathBuf::from(name);
         if name.extension().is_some_and(|e| e == CHECKPOINT_EXTENSION) {
-            commands.write(SphereCommand::LoadContents {
-                name,
-                contents: Arc::from(contents),
-            });
+            let contents = Arc::from(contents);
+            commands.trigger(SphereCommand::LoadContents { name, contents }.to(sphere));
         } else {
             library.add_contents(name.clone(), contents);
             library.request = Some(name);
@@ -128,17 +136,26 @@ fn take_uploads(mut library: ResMut<ImageLibrary>, mut commands: MessageWriter<S
     }
 }
 
-fn take_downloads(mut commands: MessageWriter<SphereCommand>) {
+/// Saves or exports the selected sphere for the page's downloads.
+fn take_downloads(selected: Res<SelectedSphere>, mut commands: Commands) {
+    let Some(sphere) = selected.0 else {
+        return;
+    };
     for name in std::mem::take(&mut *DOWNLOADS.lock().unwrap()) {
         let path = PathBuf::from(name);
-        commands.write(match path.extension().is_some_and(|e| e == "mpk") {
+        let command = match path.extension().is_some_and(|e| e == "mpk") {
             true => SphereCommand::Save(path),
             false => SphereCommand::Export(path),
-        });
+        };
+        commands.trigger(command.to(sphere));
     }
 }
 
-fn publish_status(state: Res<TrainingState>) {
+/// Publishes the selected sphere's status to the page.
+fn publish_status(selected: Res<SelectedSphere>, spheres: Query<&TrainingState>) {
+    let Some(state) = selected.0.and_then(|sphere| spheres.get(sphere).ok()) else {
+        return;
+    };
     let mut status = STATUS.lock().unwrap();
     status.steps = state.steps;
     status.steps_per_second = state.steps_per_second;

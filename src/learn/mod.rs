@@ -15,6 +15,8 @@ pub(crate) mod average;
 pub(crate) mod backend;
 pub(crate) mod checkpoint;
 pub(crate) mod config;
+#[cfg(all(feature = "scene", not(target_arch = "wasm32")))]
+pub(crate) mod cpu_turns;
 pub(crate) mod device_read;
 pub(crate) mod distortion;
 pub(crate) mod engine;

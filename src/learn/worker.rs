@@ -656,6 +656,9 @@ impl Worker {
     /// Takes `steps` steps and reports the previous chunk, whose losses have had the time of
     /// this one to come back.
     fn train(&mut self, steps: usize) {
+        // On the CPU, other spheres' threads take their chunks in turn with this one.
+        #[cfg(not(target_arch = "wasm32"))]
+        let _turn = matches!(self.device, TrainingDevice::Cpu).then(super::cpu_turns::take_turn);
         let started = Instant::now();
         let pending = self.network.train_deferred(steps);
         self.single_steps = self.single_steps.saturating_sub(steps);

@@ -1,16 +1,15 @@
-//! [`SphereCommand`]s: what a game (or the panel) asks of the plugin, and how each is carried
-//! out.
+//! [`SphereCommand`]s: what a game (or the panel) asks of one sphere, aimed at it with
+//! [`ToSphere`], and how each is carried out.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bevy::prelude::*;
 
-use super::orbit::RecordingStatus;
 use super::output_file::write_output;
-use super::points::PointWriter;
+use super::points::{PointWriter, SpherePoints};
 use super::positions::SphereMapping;
-use super::settings::{ColourMode, SphereSettings};
+use super::settings::{ColourMode, NeuralSphere, check_grid};
 use super::texture::{SphereImage, point_colour, texture_pixels};
 use super::training::{SphereTrainer, TrainingState};
 use crate::Error;
@@ -20,12 +19,14 @@ use crate::learn::glb::{SurfacePaint, glb_bytes};
 use crate::learn::grid::{grid_points, notebook_colour};
 use crate::learn::worker::Request;
 
-/// Commands a game sends to the plugin.
+/// What a game asks of one sphere: trigger it on the sphere with [`SphereCommand::to`],
+/// `commands.trigger(SphereCommand::Pause.to(sphere))`. Commands apply in the order they were
+/// triggered, in the sphere's next [`NeuralSphereSystems::Commands`](crate::NeuralSphereSystems).
 ///
-/// While an orbit recording runs, the commands that change the sphere (`Resume`, `Step`,
-/// `Steps`, `Reset`, `SetGrid`, `Load`, `LoadContents`) wait until it ends, then apply in
-/// order.
-#[derive(Message, Debug, Clone)]
+/// While an orbit recording of the sphere runs, the commands that change it (`Resume`, `Step`,
+/// `Steps`, `Reset`, `SetGrid`, `Load`, `LoadContents`) wait until the recording ends, then
+/// apply in order. Other spheres are not held.
+#[derive(Debug, Clone)]
 pub enum SphereCommand {
     /// Stop training.
     Pause,
@@ -36,16 +37,17 @@ pub enum SphereCommand {
     /// Take this many training steps, even while paused; added to any still to take, up to
     /// `usize::MAX`.
     Steps(usize),
-    /// Start again from a fresh network initialised with this seed, with the current
-    /// [`SphereSettings::train`] and [`SphereSettings::backend`].
+    /// Start again from a fresh network initialised with this seed, with the sphere's
+    /// [`NeuralSphere::train`] and [`NeuralSphere::backend`].
     Reset {
         /// The new seed.
         seed: u64,
     },
-    /// Colour the points from this image.
+    /// Colour the points from this image (the sphere's [`SphereImage`]).
     SetImage(Handle<Image>),
-    /// Re-spawn the points on a grid of this side (at least 2), their radius scaled with the
-    /// grid's spacing.
+    /// Re-spawn the points on a grid of this side (at least 2, at most
+    /// [`MAX_GRID`](crate::MAX_GRID)), their radius scaled with the grid's spacing; a grid too
+    /// large keeps the current one and sets [`TrainingState::error`].
     SetGrid(u32),
     /// Replace the network with a checkpoint's and go on training it; a file that cannot be
     /// loaded leaves the current network and sets [`TrainingState::error`].
@@ -66,7 +68,25 @@ pub enum SphereCommand {
     Export(PathBuf),
 }
 
+/// A [`SphereCommand`] aimed at one sphere's entity: `commands.trigger(command.to(sphere))`.
+/// A target that is not a sphere (or no longer exists) is warned about and ignored.
+#[derive(EntityEvent, Debug, Clone)]
+pub struct ToSphere {
+    /// The sphere's entity.
+    pub entity: Entity,
+    /// What it is asked.
+    pub command: SphereCommand,
+}
+
 impl SphereCommand {
+    /// This command, aimed at the sphere `sphere`.
+    pub fn to(self, sphere: Entity) -> ToSphere {
+        ToSphere {
+            entity: sphere,
+            command: self,
+        }
+    }
+
     /// Whether the command changes the network or the grid, which a recording holds still.
     fn changes_the_sphere(&self) -> bool {
         matches!(
@@ -82,93 +102,145 @@ impl SphereCommand {
     }
 }
 
-/// Commands that change the sphere, held while a recording runs so that every frame of the
-/// video shows one network, and carried out in order once it ends.
-#[derive(Resource, Default)]
-pub(crate) struct HeldCommands(Vec<SphereCommand>);
+/// One sphere's commands: those triggered since its last update, those a recording holds
+/// (carried out in order once it ends), and exports waiting for the mapping to come back to the
+/// host.
+#[derive(Component, Default)]
+pub(crate) struct SphereInbox {
+    queued: Vec<SphereCommand>,
+    held: Vec<SphereCommand>,
+    exports: Vec<PathBuf>,
+    /// A grid side the sphere's settings ask for that was refused, not to be tried again.
+    refused_grid: Option<u32>,
+}
 
-/// Exports waiting for the mapping to come back to the host.
-#[derive(Resource, Default)]
-pub(crate) struct PendingExports(Vec<PathBuf>);
+/// Queues a command for its sphere's next update.
+pub(crate) fn receive_command(event: On<ToSphere>, mut inboxes: Query<&mut SphereInbox>) {
+    match inboxes.get_mut(event.entity) {
+        Ok(mut inbox) => inbox.queued.push(event.command.clone()),
+        Err(_) => warn!(
+            "{:?} is not a neural sphere; ignoring {:?}",
+            event.entity, event.command
+        ),
+    }
+}
 
-#[allow(clippy::too_many_arguments)]
+/// Carries out each sphere's queued commands, in order, then regrids a sphere whose settings
+/// ask for another grid.
 pub(crate) fn apply_commands(
-    mut messages: MessageReader<SphereCommand>,
-    mut settings: ResMut<SphereSettings>,
-    mut trainer: ResMut<SphereTrainer>,
-    mut state: ResMut<TrainingState>,
-    mut image: ResMut<SphereImage>,
-    mut mapping: ResMut<SphereMapping>,
-    mut exports: ResMut<PendingExports>,
-    mut held: ResMut<HeldCommands>,
-    recording: Res<RecordingStatus>,
-    mut points: PointWriter,
+    mut spheres: Query<(
+        &mut NeuralSphere,
+        &mut SphereTrainer,
+        &mut TrainingState,
+        &mut SphereImage,
+        &mut SphereMapping,
+        &mut SpherePoints,
+        &mut SphereInbox,
+    )>,
+    mut writer: PointWriter,
 ) {
-    // Settings changed since the last frame apply before this frame's commands: a step
-    // after a new learning rate takes it.
-    trainer.forward(&settings);
-    let recording = recording.is_busy();
-    let released = match recording {
-        true => Vec::new(),
-        false => std::mem::take(&mut held.0),
-    };
-    for message in released.into_iter().chain(messages.read().cloned()) {
-        if recording && message.changes_the_sphere() {
-            state.report(Ok("training waits for the recording to end".into()));
-            held.0.push(message);
-            continue;
+    for (mut settings, mut trainer, mut state, mut image, mut mapping, mut points, mut inbox) in
+        &mut spheres
+    {
+        // Settings changed since the last frame apply before this frame's commands: a step
+        // after a new learning rate takes it.
+        trainer.forward(&settings);
+        let inbox = &mut *inbox;
+        let held = trainer.held;
+        let released = match held {
+            true => Vec::new(),
+            false => std::mem::take(&mut inbox.held),
+        };
+        let queued = std::mem::take(&mut inbox.queued);
+        for command in released.into_iter().chain(queued) {
+            if held && command.changes_the_sphere() {
+                state.report(Ok("training waits for the recording to end".into()));
+                inbox.held.push(command);
+                continue;
+            }
+            let resets = matches!(command, SphereCommand::Reset { .. });
+            let outcome = apply(
+                command,
+                &mut settings,
+                &mut trainer,
+                &mut image,
+                &mut inbox.exports,
+                writer.max_binding(),
+            );
+            match outcome {
+                Err(e) => state.error = Some(e.to_string()),
+                Ok(()) if resets => state.error = None,
+                Ok(()) => {}
+            }
         }
-        match message {
-            SphereCommand::Pause => settings.paused = true,
-            SphereCommand::Resume => settings.paused = false,
-            SphereCommand::Step => trainer.send(Request::Steps(1)),
-            SphereCommand::Steps(steps) => trainer.send(Request::Steps(steps)),
-            SphereCommand::Reset { seed } => {
-                // A config that cannot train keeps the current network and says why.
-                let config = settings.train.clone().with_seed(seed);
-                match config.validate() {
-                    Ok(()) => {
-                        state.error = None;
-                        settings.train = config.clone();
-                        if trainer.started_with(settings.backend) {
-                            trainer.send(Request::Reset(config));
-                        } else {
-                            trainer.restart();
-                        }
-                    }
-                    Err(e) => state.error = Some(e.to_string()),
+        if settings.grid != mapping.grid && inbox.refused_grid != Some(settings.grid) {
+            match check_grid(settings.grid, writer.max_binding()) {
+                Ok(()) => {
+                    inbox.refused_grid = None;
+                    mapping.grid = settings.grid;
+                    mapping.points = grid_points(settings.grid as usize);
+                    mapping.mapped.clear();
+                    state.positions_step = None;
+                    writer.regrid(&mut points, &mapping.points, settings.point_radius);
+                    let target = trainer
+                        .trains_on(BackendKind::Wgpu)
+                        .then(|| writer.gpu_target(&points));
+                    trainer.send(Request::Map {
+                        points: mapping.points.clone(),
+                        target,
+                    });
+                }
+                Err(e) => {
+                    inbox.refused_grid = Some(settings.grid);
+                    state.report(Err(e));
                 }
             }
-            SphereCommand::SetImage(handle) => image.0 = handle,
-            SphereCommand::SetGrid(grid) => {
-                settings.regrid(grid);
-                mapping.grid = settings.grid;
-                mapping.points = grid_points(settings.grid as usize);
-                mapping.mapped.clear();
-                state.positions_step = None;
-                points.regrid(&mapping.points);
-                let target = trainer
-                    .trains_on(BackendKind::Wgpu)
-                    .then(|| points.gpu_target());
-                trainer.send(Request::Map {
-                    points: mapping.points.clone(),
-                    target,
-                });
-            }
-            SphereCommand::Load(path) => trainer.send(Request::Load(path, None)),
-            SphereCommand::LoadContents { name, contents } => {
-                trainer.send(Request::Load(name, Some(contents)));
-            }
-            SphereCommand::Save(path) => trainer.send(Request::Save(path)),
-            SphereCommand::Export(path) => match export_format(&path) {
-                Ok(_) => {
-                    exports.0.push(path);
-                    trainer.send(Request::ReadBack);
-                }
-                Err(e) => state.report(Err(e)),
-            },
         }
     }
+}
+
+/// Carries out one command on a sphere.
+fn apply(
+    command: SphereCommand,
+    settings: &mut Mut<NeuralSphere>,
+    trainer: &mut SphereTrainer,
+    image: &mut Mut<SphereImage>,
+    exports: &mut Vec<PathBuf>,
+    max_binding: u64,
+) -> Result<(), Error> {
+    match command {
+        SphereCommand::Pause => settings.paused = true,
+        SphereCommand::Resume => settings.paused = false,
+        SphereCommand::Step => trainer.send(Request::Steps(1)),
+        SphereCommand::Steps(steps) => trainer.send(Request::Steps(steps)),
+        SphereCommand::Reset { seed } => {
+            // A config that cannot train keeps the current network and says why.
+            let config = settings.train.clone().with_seed(seed);
+            config.validate()?;
+            settings.train = config.clone();
+            if trainer.started_with(settings.backend) {
+                trainer.send(Request::Reset(config));
+            } else {
+                trainer.restart();
+            }
+        }
+        SphereCommand::SetImage(handle) => image.0 = handle,
+        SphereCommand::SetGrid(grid) => {
+            check_grid(grid, max_binding)?;
+            settings.regrid(grid);
+        }
+        SphereCommand::Load(path) => trainer.send(Request::Load(path, None)),
+        SphereCommand::LoadContents { name, contents } => {
+            trainer.send(Request::Load(name, Some(contents)));
+        }
+        SphereCommand::Save(path) => trainer.send(Request::Save(path)),
+        SphereCommand::Export(path) => {
+            export_format(&path)?;
+            exports.push(path);
+            trainer.send(Request::ReadBack);
+        }
+    }
+    Ok(())
 }
 
 /// What to write for an export path.
@@ -192,57 +264,70 @@ fn export_format(path: &Path) -> Result<ExportFormat, Error> {
 
 /// Writes the waiting exports once a mapping of the current grid is on the host.
 pub(crate) fn write_exports(
-    mut exports: ResMut<PendingExports>,
-    mut state: ResMut<TrainingState>,
-    mapping: Res<SphereMapping>,
-    settings: Res<SphereSettings>,
-    image: Res<SphereImage>,
+    mut spheres: Query<(
+        &mut SphereInbox,
+        &mut TrainingState,
+        Ref<SphereMapping>,
+        &NeuralSphere,
+        &SphereImage,
+    )>,
     images: Res<Assets<Image>>,
 ) {
-    let ready = mapping.is_changed() && mapping.mapped.len() == mapping.points.len();
-    if exports.0.is_empty() || !ready {
-        return;
+    for (mut inbox, mut state, mapping, settings, image) in &mut spheres {
+        let ready = mapping.is_changed() && mapping.mapped.len() == mapping.points.len();
+        if inbox.exports.is_empty() || !ready {
+            continue;
+        }
+        for path in std::mem::take(&mut inbox.exports) {
+            write_export(&path, &mut state, &mapping, settings, images.get(&image.0));
+        }
     }
-    for path in std::mem::take(&mut exports.0) {
-        let texture = match settings.colour_mode {
-            ColourMode::Texture => images.get(&image.0),
-            ColourMode::Notebook | ColourMode::Area | ColourMode::Shape => None,
-        };
-        // The notebook's colours, or the distortion view's, as the shaders paint them.
-        let vertex_colours = || -> Vec<[u8; 3]> {
-            match settings.colour_mode.distortion_scale() {
-                Some(scale) => scale.point_colours(mapping.grid as usize, &mapping.mapped),
-                None => mapping.points.iter().map(|&p| notebook_colour(p)).collect(),
+}
+
+/// Writes one export of a sphere's mapping, coloured as the sphere is.
+fn write_export(
+    path: &Path,
+    state: &mut TrainingState,
+    mapping: &SphereMapping,
+    settings: &NeuralSphere,
+    image: Option<&Image>,
+) {
+    let texture = match settings.colour_mode {
+        ColourMode::Texture => image,
+        ColourMode::Notebook | ColourMode::Area | ColourMode::Shape => None,
+    };
+    // The notebook's colours, or the distortion view's, as the shaders paint them.
+    let vertex_colours = || -> Vec<[u8; 3]> {
+        match settings.colour_mode.distortion_scale() {
+            Some(scale) => scale.point_colours(mapping.grid as usize, &mapping.mapped),
+            None => mapping.points.iter().map(|&p| notebook_colour(p)).collect(),
+        }
+    };
+    let bytes = match export_format(path) {
+        Ok(ExportFormat::Csv) => Ok(grid_csv_bytes(&mapping.points, &mapping.mapped)),
+        Ok(ExportFormat::Ply) => {
+            let colours: Vec<[u8; 3]> = match texture {
+                Some(texture) => (mapping.points.iter())
+                    .map(|&[u, v]| point_colour(texture, [u + 0.5, v + 0.5], mapping.grid))
+                    .collect(),
+                None => vertex_colours(),
+            };
+            Ok(ply_bytes(&mapping.mapped, &colours))
+        }
+        Ok(ExportFormat::Glb) => match (mapping.surface(), texture.and_then(texture_pixels)) {
+            (Some(surface), Some(pixels)) => glb_bytes(&surface, SurfacePaint::Texture(&pixels)),
+            (Some(surface), None) => {
+                glb_bytes(&surface, SurfacePaint::VertexColours(&vertex_colours()))
             }
-        };
-        let bytes = match export_format(&path) {
-            Ok(ExportFormat::Csv) => Ok(grid_csv_bytes(&mapping.points, &mapping.mapped)),
-            Ok(ExportFormat::Ply) => {
-                let colours: Vec<[u8; 3]> = match texture {
-                    Some(texture) => (mapping.points.iter())
-                        .map(|&[u, v]| point_colour(texture, [u + 0.5, v + 0.5], mapping.grid))
-                        .collect(),
-                    None => vertex_colours(),
-                };
-                Ok(ply_bytes(&mapping.mapped, &colours))
-            }
-            Ok(ExportFormat::Glb) => match (mapping.surface(), texture.and_then(texture_pixels)) {
-                (Some(surface), Some(pixels)) => {
-                    glb_bytes(&surface, SurfacePaint::Texture(&pixels))
-                }
-                (Some(surface), None) => {
-                    glb_bytes(&surface, SurfacePaint::VertexColours(&vertex_colours()))
-                }
-                (None, _) => Err("the mapping does not cover the grid".into()),
-            },
-            Err(e) => {
-                state.report(Err(e));
-                continue;
-            }
-        };
-        let written = bytes
-            .map_err(|reason| Error::Config(format!("cannot write {}: {reason}", path.display())))
-            .and_then(|bytes| write_output(&path, &bytes));
-        state.report(written.map(|at| format!("wrote {at}")));
-    }
+            (None, _) => Err("the mapping does not cover the grid".into()),
+        },
+        Err(e) => {
+            state.report(Err(e));
+            return;
+        }
+    };
+    let written = bytes
+        .map_err(|reason| Error::Config(format!("cannot write {}: {reason}", path.display())))
+        .and_then(|bytes| write_output(path, &bytes));
+    state.report(written.map(|at| format!("wrote {at}")));
 }

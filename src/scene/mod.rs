@@ -2,8 +2,10 @@
 //! network's positions in GPU buffers, and draws them as one point entity per grid point or as
 //! one textured surface, coloured from the texture.
 //!
-//! Data flows texture → positions (GPU buffers the training thread fills) → points (instanced
-//! entities) or surface (one mesh) → pixels, through the camera, the recorder or the panel.
+//! Each sphere is an entity with a [`NeuralSphere`](crate::NeuralSphere) component. Data flows
+//! texture → positions (GPU buffers its training thread fills) → points (instanced entities,
+//! children of the sphere) or surface (one mesh, a child too) → pixels, through the camera, the
+//! recorder or the panel.
 
 #[cfg(target_arch = "wasm32")]
 pub(crate) mod browser_adapter;
@@ -20,6 +22,8 @@ pub(crate) mod positions;
 pub(crate) mod quality;
 pub(crate) mod record;
 pub(crate) mod render_device;
+#[cfg(feature = "ui")]
+pub(crate) mod selection;
 pub(crate) mod settings;
 pub(crate) mod surface;
 pub(crate) mod texture;

@@ -48,7 +48,7 @@ pub struct OrbitSpec {
     pub orbits: u32,
     /// Height of the camera above the equator, in degrees.
     pub elevation_deg: f32,
-    /// Distance from the camera to the sphere's centre.
+    /// Distance from the camera to the sphere's centre, in sphere radii (the sphere's scale).
     pub distance: f32,
     /// Colour behind the sphere.
     pub background: Color,
@@ -99,24 +99,33 @@ impl OrbitSpec {
         Ok(format)
     }
 
-    /// Where the camera is for frame `frame`: on a circle at the spec's elevation, turned by
+    /// Where the camera is for frame `frame` around a sphere at `centre` of radius `radius`: on
+    /// a circle at the spec's elevation, `distance · radius` from the centre, turned by
     /// `360° · orbits · frame / frames` about the vertical axis, looking at the centre.
-    pub fn camera_transform(&self, frame: u32) -> Transform {
+    pub fn camera_transform(&self, frame: u32, centre: Vec3, radius: f32) -> Transform {
         let turn = std::f32::consts::TAU * self.orbits as f32 * frame as f32 / self.frames as f32;
         let elevation = self.elevation_deg.to_radians();
-        let position = self.distance
+        let offset = self.distance
+            * radius
             * Vec3::new(
                 elevation.cos() * turn.sin(),
                 elevation.sin(),
                 elevation.cos() * turn.cos(),
             );
-        Transform::from_translation(position).looking_at(Vec3::ZERO, Vec3::Y)
+        Transform::from_translation(centre + offset).looking_at(centre, Vec3::Y)
     }
 }
 
-/// Starts recording an orbit; ignored while another recording runs.
+/// Starts recording an orbit around one sphere, centred on its global translation and sized by
+/// its scale; ignored while another recording runs. The sphere's training is held while it
+/// records; other spheres go on.
 #[derive(Message, Debug, Clone)]
-pub struct RecordOrbit(pub OrbitSpec);
+pub struct RecordOrbit {
+    /// The sphere's entity.
+    pub sphere: Entity,
+    /// What to record.
+    pub spec: OrbitSpec,
+}
 
 /// Where the current or latest recording stands.
 #[derive(Resource, Debug, Clone, Default, PartialEq)]

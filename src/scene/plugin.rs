@@ -1,93 +1,48 @@
-//! The plugin: its settings and the systems it registers, in order.
+//! The plugin: the systems, materials and shared resources it registers, in order. It spawns
+//! no sphere: a game spawns [`NeuralSphere`] entities.
 
 use bevy::prelude::*;
 
-use super::commands::{HeldCommands, PendingExports, SphereCommand, apply_commands, write_exports};
-use super::points::{PointMaterial, SpherePoint, setup_points, show_view, sync_material};
-use super::positions::SphereMapping;
-use super::quality::{QualityTask, SphereQuality, measure_quality};
+use super::commands::{SphereInbox, apply_commands, receive_command, write_exports};
+use super::points::{
+    PointMaterial, PointMesh, SpherePoint, setup_points, show_view, sync_material,
+};
+use super::quality::{QualityTask, measure_quality};
 use super::record::RecordPlugin;
 use super::render_device::RenderDeviceSharingPlugin;
-use super::settings::{ColourMode, SphereSettings, SphereView};
+use super::settings::{ColourMode, NeuralSphere, SphereView};
 use super::surface::{SphereSurfaceMesh, SurfaceMaterial, setup_surface, sync_surface};
-use super::training::{
-    SphereTrainer, TrainingState, collect_reports, forward_settings, start_worker,
-};
-use crate::learn::backend::BackendKind;
-use crate::learn::config::TrainConfig;
+use super::texture::{DefaultImage, make_mips};
+use super::training::{SphereTrainer, collect_reports, forward_settings, start_workers};
 use crate::learn::image_file::ImageFit;
 
-/// Trains the square-to-sphere network live and shows the mapping as textured points or as a
-/// textured surface.
+#[cfg(doc)]
+use crate::{SphereCommand, SphereMapping, TrainingState};
+
+/// Trains each [`NeuralSphere`] entity's square-to-sphere network live and shows its mapping
+/// as textured points or as a textured surface, at the entity's `GlobalTransform`.
 ///
-/// Training runs on a thread of its own at full speed while the app draws. In a browser, which
-/// has no threads, a system queues the fused GPU step's chunks each frame and takes their
+/// Each sphere trains on a thread of its own at full speed while the app draws. In a browser,
+/// which has no threads, a system queues the fused GPU step's chunks each frame and takes their
 /// results back in later frames without waiting, or the CPU trains within each frame for a
-/// budget. Configure it builder-style, drive it through [`SphereCommand`] messages and read
-/// [`TrainingState`] and [`SphereMapping`].
-#[derive(Debug, Clone, Default)]
-pub struct NeuralSpherePlugin {
-    settings: SphereSettings,
-}
-
-impl NeuralSpherePlugin {
-    /// Side of the grid of points (default 100, so 10,000 points; at least 2). The points'
-    /// radius follows the grid's spacing (see [`SphereSettings::point_radius`]).
-    pub fn with_grid(mut self, grid: u32) -> Self {
-        self.settings.regrid(grid);
-        self
-    }
-
-    /// The training hyper-parameters (default: the notebook's).
-    pub fn with_train_config(mut self, config: TrainConfig) -> Self {
-        self.settings.train = config;
-        self
-    }
-
-    /// Which backend trains (default [`BackendKind::Auto`]: wgpu on Bevy's own render device
-    /// when it is a hardware GPU, else the CPU).
-    pub fn with_backend(mut self, backend: BackendKind) -> Self {
-        self.settings.backend = backend;
-        self
-    }
-
-    /// At most this many training steps a second, to leave a game the rest of the machine
-    /// (default: as fast as the trainer goes).
-    pub fn with_max_steps_per_second(mut self, steps: f64) -> Self {
-        self.settings.max_steps_per_second = Some(steps);
-        self
-    }
-
-    /// What to show (default [`SphereView::Grid`], the points).
-    pub fn with_view(mut self, view: SphereView) -> Self {
-        self.settings.view = view;
-        self
-    }
-
-    /// How to colour the points and the surface (default [`ColourMode::Texture`]).
-    pub fn with_colour(mut self, colour_mode: ColourMode) -> Self {
-        self.settings.colour_mode = colour_mode;
-        self
-    }
-
-    /// Starts paused: no training until [`SphereCommand::Resume`] or [`SphereCommand::Steps`].
-    pub fn paused(mut self) -> Self {
-        self.settings.paused = true;
-        self
-    }
-}
+/// budget the spheres share. Drive a sphere through [`SphereCommand`]s aimed at it and read
+/// its [`TrainingState`] and [`SphereMapping`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NeuralSpherePlugin;
 
 /// The plugin's systems, in the order they run in `Update`.
 #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
 pub enum NeuralSphereSystems {
-    /// Applies [`SphereCommand`]s.
+    /// Gives new spheres their points and surface, makes mipmaps for images that arrived, and
+    /// applies each sphere's [`SphereCommand`]s. A sphere spawned before this set is drawn
+    /// from this frame on.
     Commands,
-    /// Starts the training thread, forwards the settings to it and collects what it reports:
-    /// steps, losses and the network's positions. In a browser it also trains, within the
-    /// frame.
+    /// Starts each sphere's training thread, forwards its settings and collects what it
+    /// reports: steps, losses and the network's positions. In a browser it also trains, within
+    /// the frame.
     Train,
-    /// Updates the points' and the surface's materials and visibility, writes exports and
-    /// measures the mapping.
+    /// Updates the points' and the surfaces' materials and visibility, writes exports and
+    /// measures the mappings.
     Map,
 }
 
@@ -102,21 +57,16 @@ impl Plugin for NeuralSpherePlugin {
             RenderDeviceSharingPlugin,
             RecordPlugin,
         ))
+        .register_type::<NeuralSphere>()
         .register_type::<SpherePoint>()
         .register_type::<SphereSurfaceMesh>()
         .register_type::<SphereView>()
         .register_type::<ColourMode>()
         .register_type::<ImageFit>()
-        .insert_resource(self.settings.clone())
-        .init_resource::<TrainingState>()
-        .init_resource::<SphereMapping>()
-        .init_resource::<SphereQuality>()
-        .init_resource::<SphereTrainer>()
-        .init_resource::<QualityTask>()
-        .init_resource::<PendingExports>()
-        .init_resource::<HeldCommands>()
-        .add_message::<SphereCommand>()
-        .add_systems(Startup, (setup_points, setup_surface).chain())
+        .register_required_components::<NeuralSphere, SphereTrainer>()
+        .register_required_components::<NeuralSphere, QualityTask>()
+        .register_required_components::<NeuralSphere, SphereInbox>()
+        .add_observer(receive_command)
         .configure_sets(
             Update,
             (
@@ -129,9 +79,11 @@ impl Plugin for NeuralSpherePlugin {
         .add_systems(
             Update,
             (
-                apply_commands.in_set(NeuralSphereSystems::Commands),
+                (setup_points, setup_surface, make_mips, apply_commands)
+                    .chain()
+                    .in_set(NeuralSphereSystems::Commands),
                 (
-                    start_worker,
+                    start_workers,
                     forward_settings,
                     #[cfg(target_arch = "wasm32")]
                     super::training::train_in_frame,
@@ -150,5 +102,10 @@ impl Plugin for NeuralSpherePlugin {
                     .in_set(NeuralSphereSystems::Map),
             ),
         );
+    }
+
+    fn finish(&self, app: &mut App) {
+        app.init_resource::<DefaultImage>()
+            .init_resource::<PointMesh>();
     }
 }

@@ -1,11 +1,13 @@
-//! The point cloud: one entity per grid point, all sharing one mesh and one material so that
-//! Bevy draws them instanced. The vertex shader finds each point's source `(u, v)` and its
-//! position in storage buffers by its `MeshTag`, turns the point's triangle to face the camera
-//! and colours it from the texture; the fragment shader cuts it to a disc shaded as a small
-//! sphere.
+//! A sphere's point cloud: one entity per grid point, all sharing one mesh and one material
+//! so that Bevy draws them instanced. The points are children of an entity of their own under
+//! the sphere, so they follow its `GlobalTransform`; the vertex shader finds each point's
+//! source `(u, v)` and its position in the sphere's storage buffers by its `MeshTag`, places it
+//! through the transform, turns its triangle to face the camera and colours it from the
+//! texture; the fragment shader cuts it to a disc shaded as a small sphere.
 
-use bevy::camera::visibility::NoFrustumCulling;
-use bevy::ecs::system::SystemParam;
+use bevy::camera::primitives::Aabb;
+use bevy::camera::visibility::NoAutoAabb;
+use bevy::ecs::bundle::NoBundleEffect;
 use bevy::mesh::MeshTag;
 use bevy::prelude::*;
 use bevy::render::render_resource::{AsBindGroup, Buffer, ShaderType};
@@ -13,16 +15,17 @@ use bevy::render::renderer::{RenderDevice, RenderQueue};
 use bevy::shader::ShaderRef;
 
 use super::positions::{PointBuffers, SphereMapping};
-use super::settings::{ColourMode, SphereSettings, SphereView};
-use super::texture::{SphereImage, grid_lod, uv_test_grid};
+use super::settings::{ColourMode, NeuralSphere, SphereView};
+use super::texture::{DefaultImage, SphereImage, grid_lod};
 use crate::learn::gpu_copy::GpuTarget;
 use crate::learn::grid::grid_points;
 
-/// One point of the grid, drawn where the network maps its source point. The shader places it
-/// from the position buffer by its [`MeshTag`]; its `Transform` is not used.
+/// One point of a sphere's grid, drawn where the network maps its source point. The shader
+/// places it from its sphere's position buffer by its [`MeshTag`], through its
+/// `GlobalTransform` (its sphere's: its own `Transform` stays the identity).
 #[derive(Component, Debug, Clone, Copy, Reflect)]
 #[reflect(Component)]
-#[require(Transform, Visibility, NoFrustumCulling)]
+#[require(Transform, Visibility, NoAutoAabb)]
 pub struct SpherePoint {
     /// Index into the grid: `row * grid + column`, as in [`grid_points`](crate::grid_points).
     pub index: u32,
@@ -30,8 +33,16 @@ pub struct SpherePoint {
 
 /// One point of the latest training batch, in the notebook's "random points" view.
 #[derive(Component, Debug, Clone, Copy)]
-#[require(Transform, Visibility, NoFrustumCulling)]
+#[require(Transform, Visibility, NoAutoAabb)]
 pub(crate) struct BatchPoint;
+
+/// The bounds of anything the shaders draw for a sphere, in its own space: the unit cube (the
+/// sphere, and the square at morph 0) grown by the point radius. Culling moves it by the
+/// entity's `GlobalTransform`.
+pub(crate) fn sphere_bounds(point_radius: f32) -> Aabb {
+    let half = Vec3::splat(1.0 + point_radius.max(0.0));
+    Aabb::from_min_max(-half, half)
+}
 
 #[derive(Clone, Copy, Debug, ShaderType)]
 struct PointParams {
@@ -101,25 +112,40 @@ impl Material for PointMaterial {
     }
 }
 
-/// The points' mesh, materials and buffers: one set for the grid, one for the training batch.
+/// The mesh every point of every sphere shares.
 #[derive(Resource)]
-pub(crate) struct PointAssets {
-    pub mesh: Handle<Mesh>,
+pub(crate) struct PointMesh(Handle<Mesh>);
+
+impl FromWorld for PointMesh {
+    fn from_world(world: &mut World) -> Self {
+        Self(world.resource_mut::<Assets<Mesh>>().add(point_mesh()))
+    }
+}
+
+/// One sphere's points: a material, buffers and a parent entity for the grid and for the
+/// training batch. Dropped with the sphere, which frees its buffers and materials.
+#[derive(Component)]
+pub(crate) struct SpherePoints {
     pub grid: PointSet,
     pub batch: PointSet,
 }
 
-/// A material and the buffers it reads.
+/// A material, the buffers it reads, the entity its points are children of and how many
+/// points it has.
 pub(crate) struct PointSet {
     pub material: Handle<PointMaterial>,
     pub buffers: PointBuffers,
+    pub root: Entity,
+    count: u32,
 }
 
 impl PointSet {
     fn new(
+        sphere: Entity,
         buffers: PointBuffers,
         colour_mode: ColourMode,
         texture: Handle<Image>,
+        commands: &mut Commands,
         materials: &mut Assets<PointMaterial>,
     ) -> Self {
         let material = materials.add(PointMaterial {
@@ -132,12 +158,20 @@ impl PointSet {
             sources: buffers.sources.clone(),
             positions: buffers.positions.clone(),
         });
-        Self { material, buffers }
+        let root = commands
+            .spawn((Transform::IDENTITY, Visibility::Inherited, ChildOf(sphere)))
+            .id();
+        Self {
+            material,
+            buffers,
+            root,
+            count: 0,
+        }
     }
 
     /// Makes room for `points` points: new buffers, if these are too small, that the material
     /// reads from now on.
-    pub fn reserve(
+    fn reserve(
         &mut self,
         points: usize,
         device: &RenderDevice,
@@ -152,38 +186,98 @@ impl PointSet {
             material.positions = self.buffers.positions.clone();
         }
     }
+
+    /// Replaces the set's point entities with `count` new ones, the point of index `i` tagged
+    /// `i`.
+    fn respawn<P: Bundle<Effect: NoBundleEffect>>(
+        &mut self,
+        count: u32,
+        point: impl Fn(u32) -> P,
+        bounds: Aabb,
+        mesh: &PointMesh,
+        commands: &mut Commands,
+    ) {
+        self.clear(commands);
+        self.count = count;
+        let root = self.root;
+        let points: Vec<_> = (0..count)
+            .map(|index| {
+                (
+                    point(index),
+                    Mesh3d(mesh.0.clone()),
+                    MeshMaterial3d(self.material.clone()),
+                    MeshTag(index),
+                    bounds,
+                    ChildOf(root),
+                )
+            })
+            .collect();
+        commands.spawn_batch(points);
+    }
+
+    /// Despawns the set's point entities.
+    fn clear(&mut self, commands: &mut Commands) {
+        if self.count > 0 {
+            commands.entity(self.root).despawn_related::<Children>();
+            self.count = 0;
+        }
+    }
 }
 
-/// Creates the mesh, the materials and the buffers, and spawns the grid's points.
+/// Gives each new sphere its grid, buffers, materials and point entities.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn setup_points(
     mut commands: Commands,
-    settings: Res<SphereSettings>,
-    mut mapping: ResMut<SphereMapping>,
+    mut spheres: Query<
+        (Entity, &NeuralSphere, &mut SphereMapping, Has<SphereImage>),
+        Added<NeuralSphere>,
+    >,
+    default_image: Res<DefaultImage>,
+    mesh: Res<PointMesh>,
     device: Res<RenderDevice>,
     queue: Res<RenderQueue>,
-    mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<PointMaterial>>,
-    mut images: ResMut<Assets<Image>>,
 ) {
-    let texture = images.add(uv_test_grid());
-    mapping.grid = settings.grid;
-    mapping.points = grid_points(settings.grid as usize);
-    let grid = PointBuffers::new(&device, mapping.points.len());
-    grid.write_sources(&queue, &mapping.points);
-    let assets = PointAssets {
-        mesh: meshes.add(point_mesh()),
-        grid: PointSet::new(grid, settings.colour_mode, texture.clone(), &mut materials),
-        batch: PointSet::new(
-            PointBuffers::new(&device, 0),
-            ColourMode::Notebook,
-            texture.clone(),
-            &mut materials,
-        ),
-    };
-    spawn_points(&mut commands, &assets, settings.grid);
-    commands.insert_resource(SphereImage(texture));
-    commands.insert_resource(assets);
+    for (sphere, settings, mut mapping, has_image) in &mut spheres {
+        if !has_image {
+            commands
+                .entity(sphere)
+                .insert(SphereImage(default_image.0.clone()));
+        }
+        // A grid the device cannot hold is refused when the sphere regrids; meanwhile it has
+        // none.
+        let grid = match settings.grid <= super::settings::MAX_GRID {
+            true => settings.grid,
+            false => 0,
+        };
+        mapping.grid = grid;
+        mapping.points = grid_points(grid as usize);
+        let buffers = PointBuffers::new(&device, mapping.points.len());
+        buffers.write_sources(&queue, &mapping.points);
+        let texture = default_image.0.clone();
+        let mut points = SpherePoints {
+            grid: PointSet::new(
+                sphere,
+                buffers,
+                settings.colour_mode,
+                texture.clone(),
+                &mut commands,
+                &mut materials,
+            ),
+            batch: PointSet::new(
+                sphere,
+                PointBuffers::new(&device, 0),
+                ColourMode::Notebook,
+                texture,
+                &mut commands,
+                &mut materials,
+            ),
+        };
+        let bounds = sphere_bounds(settings.point_radius);
+        let index = |index| SpherePoint { index };
+        (points.grid).respawn(grid * grid, index, bounds, &mesh, &mut commands);
+        commands.entity(sphere).insert(points);
+    }
 }
 
 /// One triangle around the unit disc, which the shader turns to the camera, scales and cuts to
@@ -200,150 +294,128 @@ fn point_mesh() -> Mesh {
     .into()
 }
 
-/// Spawns one point per grid point.
-pub(crate) fn spawn_points(commands: &mut Commands, assets: &PointAssets, grid: u32) {
-    let points: Vec<_> = (0..grid * grid)
-        .map(|index| {
-            (
-                SpherePoint { index },
-                Mesh3d(assets.mesh.clone()),
-                MeshMaterial3d(assets.grid.material.clone()),
-                MeshTag(index),
-            )
-        })
-        .collect();
-    commands.spawn_batch(points);
-}
-
-/// Spawns one training-batch point per batch entry.
-pub(crate) fn spawn_batch_points(commands: &mut Commands, assets: &PointAssets, count: u32) {
-    let points: Vec<_> = (0..count)
-        .map(|index| {
-            (
-                BatchPoint,
-                Mesh3d(assets.mesh.clone()),
-                MeshMaterial3d(assets.batch.material.clone()),
-                MeshTag(index),
-            )
-        })
-        .collect();
-    commands.spawn_batch(points);
-}
-
-/// Hands the settings that the shader reads to both materials, when they change.
+/// Hands each sphere's settings that the shader reads to its two materials, when they differ
+/// (an image that arrives late changes the mip level the points sample).
 pub(crate) fn sync_material(
-    settings: Res<SphereSettings>,
-    image: Res<SphereImage>,
+    spheres: Query<(&NeuralSphere, &SphereImage, &SphereMapping, &SpherePoints)>,
     images: Res<Assets<Image>>,
-    assets: Res<PointAssets>,
     mut materials: ResMut<Assets<PointMaterial>>,
 ) {
-    if !(settings.is_changed() || image.is_changed()) {
-        return;
-    }
-    let texture_lod = images
-        .get(&image.0)
-        .map_or(0.0, |texture| grid_lod(texture, settings.grid));
-    for (set, colour_mode, grid) in [
-        (&assets.grid, settings.colour_mode, settings.grid),
-        (&assets.batch, ColourMode::Notebook, 0),
-    ] {
-        let Some(material) = materials.get(&set.material) else {
-            continue;
-        };
-        let changed = material.colour_mode != colour_mode
-            || material.radius != settings.point_radius
-            || material.morph != settings.morph.clamp(0.0, 1.0)
-            || material.texture_lod != texture_lod
-            || material.grid != grid
-            || material.texture != image.0;
-        if changed && let Some(mut material) = materials.get_mut(&set.material) {
-            material.colour_mode = colour_mode;
-            material.radius = settings.point_radius;
-            material.morph = settings.morph.clamp(0.0, 1.0);
-            material.texture_lod = texture_lod;
-            material.grid = grid;
-            material.texture = image.0.clone();
+    for (settings, image, mapping, points) in &spheres {
+        let texture_lod = images
+            .get(&image.0)
+            .map_or(0.0, |texture| grid_lod(texture, mapping.grid));
+        for (set, colour_mode, grid) in [
+            (&points.grid, settings.colour_mode, mapping.grid),
+            (&points.batch, ColourMode::Notebook, 0),
+        ] {
+            let Some(material) = materials.get(&set.material) else {
+                continue;
+            };
+            let changed = material.colour_mode != colour_mode
+                || material.radius != settings.point_radius
+                || material.morph != settings.morph.clamp(0.0, 1.0)
+                || material.texture_lod != texture_lod
+                || material.grid != grid
+                || material.texture != image.0;
+            if changed && let Some(mut material) = materials.get_mut(&set.material) {
+                material.colour_mode = colour_mode;
+                material.radius = settings.point_radius;
+                material.morph = settings.morph.clamp(0.0, 1.0);
+                material.texture_lod = texture_lod;
+                material.grid = grid;
+                material.texture = image.0.clone();
+            }
         }
     }
 }
 
-/// Shows the grid's points in their view only, and removes the batch's points outside theirs.
+/// Shows each sphere's grid points in their view only, and removes its batch's points outside
+/// theirs.
 pub(crate) fn show_view(
     mut commands: Commands,
-    settings: Res<SphereSettings>,
-    mut grid: Query<&mut Visibility, With<SpherePoint>>,
-    batch: Query<Entity, With<BatchPoint>>,
-    added: Query<(), Added<SpherePoint>>,
+    mut spheres: Query<(&NeuralSphere, &mut SpherePoints), Changed<NeuralSphere>>,
+    mut roots: Query<&mut Visibility>,
 ) {
-    if !settings.is_changed() && added.is_empty() {
-        return;
-    }
-    let visibility = match settings.view {
-        SphereView::Grid => Visibility::Inherited,
-        SphereView::Surface | SphereView::TrainingBatch => Visibility::Hidden,
-    };
-    grid.iter_mut().for_each(|mut v| {
-        v.set_if_neq(visibility);
-    });
-    if settings.view != SphereView::TrainingBatch {
-        batch.iter().for_each(|e| commands.entity(e).despawn());
+    for (settings, mut points) in &mut spheres {
+        let visibility = match settings.view {
+            SphereView::Grid => Visibility::Inherited,
+            SphereView::Surface | SphereView::TrainingBatch => Visibility::Hidden,
+        };
+        if let Ok(mut shown) = roots.get_mut(points.grid.root) {
+            shown.set_if_neq(visibility);
+        }
+        if settings.view != SphereView::TrainingBatch {
+            points.batch.clear(&mut commands);
+        }
     }
 }
 
-/// What the systems that move points need: their entities, materials and buffers.
-#[derive(SystemParam)]
+/// What moving a sphere's points needs besides the sphere's own components: the device, the
+/// shared mesh and the materials.
+#[derive(bevy::ecs::system::SystemParam)]
 pub(crate) struct PointWriter<'w, 's> {
     commands: Commands<'w, 's>,
-    assets: ResMut<'w, PointAssets>,
+    mesh: Res<'w, PointMesh>,
     materials: ResMut<'w, Assets<PointMaterial>>,
     device: Res<'w, RenderDevice>,
     queue: Res<'w, RenderQueue>,
-    grid: Query<'w, 's, Entity, With<SpherePoint>>,
-    batch: Query<'w, 's, Entity, With<BatchPoint>>,
 }
 
 impl PointWriter<'_, '_> {
-    /// The grid's positions buffer as a copy target for the training thread.
-    pub fn gpu_target(&self) -> GpuTarget {
-        self.assets
-            .grid
-            .buffers
-            .gpu_target(&self.device, &self.queue)
+    /// A sphere's grid positions buffer as a copy target for its training thread.
+    pub fn gpu_target(&self, points: &SpherePoints) -> GpuTarget {
+        points.grid.buffers.gpu_target(&self.device, &self.queue)
     }
 
-    /// Uploads the grid's positions.
-    pub fn write_grid(&self, positions: &[[f32; 3]]) {
-        let buffers = &self.assets.grid.buffers;
+    /// The largest storage buffer the device binds, in bytes.
+    pub fn max_binding(&self) -> u64 {
+        self.device.limits().max_storage_buffer_binding_size
+    }
+
+    /// Uploads a sphere's grid positions.
+    pub fn write_grid(&self, points: &SpherePoints, positions: &[[f32; 3]]) {
+        let buffers = &points.grid.buffers;
         if positions.len() <= buffers.capacity() {
             buffers.write_positions(&self.queue, positions);
         }
     }
 
-    /// Replaces the grid's points with a grid of `points`, placed on the square until the
-    /// network maps them. The buffers may be new: ask for [`PointWriter::gpu_target`] again.
-    pub fn regrid(&mut self, points: &[[f32; 2]]) {
-        (self.assets.grid).reserve(points.len(), &self.device, &mut self.materials);
-        self.assets.grid.buffers.write_sources(&self.queue, points);
-        self.grid
-            .iter()
-            .for_each(|entity| self.commands.entity(entity).despawn());
-        let side = (points.len() as f64).sqrt().round() as u32;
-        spawn_points(&mut self.commands, &self.assets, side);
+    /// Replaces a sphere's grid points with a grid of `sources`, placed on the square until
+    /// the network maps them. The buffers may be new: ask for [`PointWriter::gpu_target`]
+    /// again.
+    pub fn regrid(&mut self, points: &mut SpherePoints, sources: &[[f32; 2]], radius: f32) {
+        (points.grid).reserve(sources.len(), &self.device, &mut self.materials);
+        points.grid.buffers.write_sources(&self.queue, sources);
+        let side = (sources.len() as f64).sqrt().round() as u32;
+        let index = |index| SpherePoint { index };
+        let bounds = sphere_bounds(radius);
+        (points.grid).respawn(side * side, index, bounds, &self.mesh, &mut self.commands);
     }
 
-    /// Shows the training batch: its sources and positions in the batch buffers, one point
-    /// entity each.
-    pub fn show_batch(&mut self, sources: &[[f32; 2]], positions: &[[f32; 3]]) {
-        let set = &mut self.assets.batch;
+    /// Shows a sphere's training batch: its sources and positions in the batch buffers, one
+    /// point entity each.
+    pub fn show_batch(
+        &mut self,
+        points: &mut SpherePoints,
+        sources: &[[f32; 2]],
+        positions: &[[f32; 3]],
+        radius: f32,
+    ) {
+        let set = &mut points.batch;
         set.reserve(sources.len(), &self.device, &mut self.materials);
         set.buffers.write_sources(&self.queue, sources);
         set.buffers.write_positions(&self.queue, positions);
-        if self.batch.iter().len() != sources.len() {
-            self.batch
-                .iter()
-                .for_each(|entity| self.commands.entity(entity).despawn());
-            spawn_batch_points(&mut self.commands, &self.assets, sources.len() as u32);
+        if set.count as usize != sources.len() {
+            let bounds = sphere_bounds(radius);
+            let count = sources.len() as u32;
+            set.respawn(
+                count,
+                |_| BatchPoint,
+                bounds,
+                &self.mesh,
+                &mut self.commands,
+            );
         }
     }
 }

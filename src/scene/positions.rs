@@ -9,8 +9,9 @@ use bevy::render::renderer::{RenderDevice, RenderQueue};
 use crate::learn::gpu_copy::GpuTarget;
 use crate::learn::surface::SphereSurface;
 
-/// The grid of source points and where the network maps them, on the host.
-#[derive(Resource, Debug, Default)]
+/// One sphere's grid of source points and where its network maps them, on the host, in the
+/// sphere's own space. Written by the plugin, on the sphere's entity.
+#[derive(Component, Debug, Default)]
 pub struct SphereMapping {
     /// Side of the grid.
     pub grid: u32,

@@ -14,8 +14,9 @@ use super::training::{SphereTrainer, TrainingState};
 use crate::learn::metrics::{GridMetrics, SphereMetrics, grid_metrics, sphere_metrics};
 use crate::learn::worker::Request;
 
-/// How well the grid covers the sphere, measured about once a second off the frame path.
-#[derive(Resource, Debug, Default, Clone)]
+/// How well one sphere's grid covers it, measured about once a second off the frame path.
+/// Written by the plugin, on the sphere's entity.
+#[derive(Component, Debug, Default, Clone)]
 pub struct SphereQuality {
     /// Coverage, empty cap, balance and uniformity of the mapped grid.
     pub sphere: Option<SphereMetrics>,
@@ -33,8 +34,8 @@ impl SphereQuality {
     }
 }
 
-/// The metrics being computed off the frame path, and when the last ones started.
-#[derive(Resource, Default)]
+/// One sphere's metrics being computed off the frame path, and when the last ones started.
+#[derive(Component, Default)]
 pub(crate) struct QualityTask {
     running: Option<(usize, Task<(SphereMetrics, GridMetrics)>)>,
     started: Option<Instant>,
@@ -47,19 +48,33 @@ pub(crate) struct QualityTask {
 /// How often [`SphereQuality`] is refreshed.
 const QUALITY_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Measures the mapped grid off the frame path, at most about once a second, asking the
-/// training thread for a read-back when the positions only live on the GPU.
+/// Measures each sphere's mapped grid off the frame path, at most about once a second, asking
+/// its training thread for a read-back when the positions only live on the GPU.
 pub(crate) fn measure_quality(
-    mapping: Res<SphereMapping>,
-    state: Res<TrainingState>,
-    mut trainer: ResMut<SphereTrainer>,
-    mut task: ResMut<QualityTask>,
-    mut quality: ResMut<SphereQuality>,
+    mut spheres: Query<(
+        Ref<SphereMapping>,
+        &TrainingState,
+        &mut SphereTrainer,
+        &mut QualityTask,
+        &mut SphereQuality,
+    )>,
+) {
+    for (mapping, state, mut trainer, mut task, mut quality) in &mut spheres {
+        measure(&mapping, state, &mut trainer, &mut task, &mut quality);
+    }
+}
+
+fn measure(
+    mapping: &Ref<SphereMapping>,
+    state: &TrainingState,
+    trainer: &mut SphereTrainer,
+    task: &mut QualityTask,
+    quality: &mut Mut<SphereQuality>,
 ) {
     if let Some((step, running)) = &mut task.running
         && let Some((sphere, grid)) = block_on(poll_once(running))
     {
-        *quality = SphereQuality {
+        **quality = SphereQuality {
             sphere: Some(sphere),
             grid: Some(grid),
             step: *step,

@@ -2,8 +2,8 @@
 //! back as a screenshot and goes to the encoder thread (see `video`).
 //!
 //! Frame `i` of `n` is taken at `360° · orbits · i / n` whatever the machine's speed, so the
-//! video loops. Training is paused while recording and resumes afterwards; commands that
-//! would change the sphere meanwhile wait (see [`SphereCommand`](crate::SphereCommand)).
+//! video loops. The recorded sphere's training is held while recording and goes on afterwards;
+//! commands that would change it meanwhile wait (see [`SphereCommand`](crate::SphereCommand)).
 
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -15,8 +15,8 @@ use bevy::render::render_resource::{TextureFormat, TextureUsages};
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 
 use super::orbit::{OrbitSpec, RecordOrbit, RecordingStatus};
-use super::settings::SphereSettings;
-use super::training::TrainingState;
+use super::settings::NeuralSphere;
+use super::training::{SphereTrainer, TrainingState};
 use super::video::{EncoderThread, FrameSender, spawn_encoder};
 use crate::learn::worker::TrainingPhase;
 
@@ -36,6 +36,7 @@ enum OrbitFrame {
 /// The recording under way.
 #[derive(Resource)]
 struct ActiveRecording {
+    sphere: Entity,
     spec: OrbitSpec,
     target: Handle<Image>,
     camera: Entity,
@@ -46,7 +47,6 @@ struct ActiveRecording {
     frames: Option<FrameSender>,
     encoder: Option<EncoderThread>,
     started: Instant,
-    was_paused: bool,
 }
 
 pub(crate) struct RecordPlugin;
@@ -67,10 +67,10 @@ fn start_recording(
     mut requests: MessageReader<RecordOrbit>,
     mut commands: Commands,
     mut status: ResMut<RecordingStatus>,
-    mut settings: ResMut<SphereSettings>,
+    mut spheres: Query<(&mut SphereTrainer, &GlobalTransform), With<NeuralSphere>>,
     mut images: ResMut<Assets<Image>>,
 ) {
-    for RecordOrbit(spec) in requests.read() {
+    for RecordOrbit { sphere, spec } in requests.read() {
         if status.is_busy() {
             warn!(
                 "a recording is under way; ignoring the request for {}",
@@ -78,6 +78,10 @@ fn start_recording(
             );
             continue;
         }
+        let Ok((mut trainer, at)) = spheres.get_mut(*sphere) else {
+            *status = RecordingStatus::Failed(format!("{sphere:?} is not a neural sphere"));
+            continue;
+        };
         let (frames, encoder) = match spec
             .validate()
             .and_then(|format| spawn_encoder(spec, format))
@@ -110,10 +114,11 @@ fn start_recording(
                 Tonemapping::None,
                 // The points' edges are cut out in the fragment shader: nothing to multisample.
                 Msaa::Off,
-                spec.camera_transform(0),
+                orbit_camera(spec, 0, at),
             ))
             .id();
         commands.insert_resource(ActiveRecording {
+            sphere: *sphere,
             spec: spec.clone(),
             target,
             camera,
@@ -123,21 +128,32 @@ fn start_recording(
             frames: Some(frames),
             encoder: Some(encoder),
             started: Instant::now(),
-            was_paused: settings.paused,
         });
-        settings.paused = true;
+        trainer.held = true;
         *status = RecordingStatus::Preparing;
     }
+}
+
+/// Where the camera is for frame `frame` around the sphere at `at`.
+fn orbit_camera(spec: &OrbitSpec, frame: u32, at: &GlobalTransform) -> Transform {
+    let radius = at.scale().max_element();
+    spec.camera_transform(frame, at.translation(), radius)
 }
 
 /// Places the camera for the next frame and asks for its screenshot: one frame per update.
 fn capture_frames(
     mut commands: Commands,
     recording: Option<ResMut<ActiveRecording>>,
-    state: Res<TrainingState>,
+    spheres: Query<(&TrainingState, &GlobalTransform)>,
     mut cameras: Query<&mut Transform, With<RecordingCamera>>,
+    mut status: ResMut<RecordingStatus>,
 ) {
     let Some(mut recording) = recording else {
+        return;
+    };
+    let Ok((state, at)) = spheres.get(recording.sphere) else {
+        // `finish_recording` ends it.
+        *status = RecordingStatus::Failed("the recorded sphere was despawned".into());
         return;
     };
     // Training stops for the recording; the first frame waits until it has, and the points
@@ -159,7 +175,7 @@ fn capture_frames(
         OrbitFrame::Frame(i) => i,
     };
     if let Ok(mut transform) = cameras.get_mut(recording.camera) {
-        *transform = recording.spec.camera_transform(index);
+        *transform = orbit_camera(&recording.spec, index, at);
     }
     commands.spawn((Screenshot::image(recording.target.clone()), frame));
 }
@@ -208,10 +224,17 @@ fn finish_recording(
     mut commands: Commands,
     recording: Option<ResMut<ActiveRecording>>,
     mut status: ResMut<RecordingStatus>,
-    mut settings: ResMut<SphereSettings>,
+    mut trainers: Query<&mut SphereTrainer>,
     mut images: ResMut<Assets<Image>>,
 ) {
     let Some(mut recording) = recording else {
+        return;
+    };
+    let Ok(mut trainer) = trainers.get_mut(recording.sphere) else {
+        // The sphere is gone: what was captured is dropped with the encoder's channel.
+        commands.remove_resource::<ActiveRecording>();
+        commands.entity(recording.camera).despawn();
+        images.remove(&recording.target);
         return;
     };
     let stopped = recording
@@ -240,5 +263,5 @@ fn finish_recording(
     commands.remove_resource::<ActiveRecording>();
     commands.entity(recording.camera).despawn();
     images.remove(&recording.target);
-    settings.paused = recording.was_paused;
+    trainer.held = false;
 }

@@ -1,36 +1,71 @@
-//! What the plugin does and shows, changeable at run time: [`SphereSettings`], [`SphereView`]
-//! and [`ColourMode`].
+//! One sphere's settings, [`NeuralSphere`], the component a game spawns, and what it shows:
+//! [`SphereView`] and [`ColourMode`].
 
 use bevy::prelude::*;
 
 #[cfg(doc)]
-use crate::{NeuralSpherePlugin, SphereCommand};
+use crate::SphereCommand;
 
+use super::positions::SphereMapping;
+use super::quality::SphereQuality;
+use super::training::TrainingState;
+use crate::Error;
 use crate::learn::backend::BackendKind;
 use crate::learn::config::TrainConfig;
 use crate::learn::distortion::DistortionScale;
 
-/// The smallest grid side: [`NeuralSpherePlugin::with_grid`] and [`SphereCommand::SetGrid`]
-/// raise a smaller one to it.
+/// The smallest grid side: [`NeuralSphere::with_grid`] and [`SphereCommand::SetGrid`] raise a
+/// smaller one to it.
 const MIN_GRID: u32 = 2;
 
-/// What the plugin does, changeable at run time (directly or through [`SphereCommand`]).
-#[derive(Resource, Debug, Clone, PartialEq)]
-pub struct SphereSettings {
-    /// Side of the grid of points.
+/// The largest grid side: 1024 × 1024 points, a million point entities and 12 MB of
+/// positions. A larger grid is refused with an error in [`TrainingState::error`].
+pub const MAX_GRID: u32 = 1024;
+
+/// A neural sphere: a network trained live to map the square onto the unit sphere, drawn at the
+/// entity's [`GlobalTransform`] as textured points or as a textured surface.
+///
+/// The game writes this component; the plugin never does, except to carry out a
+/// [`SphereCommand`] aimed at the sphere (`Pause`, `Resume`, `SetGrid`, `Load`). What the
+/// plugin reports lives in the components this one requires: [`TrainingState`],
+/// [`SphereMapping`] and [`SphereQuality`]. The texture is a [`SphereImage`](crate::SphereImage)
+/// on the same entity (the plugin's UV test grid without one).
+///
+/// ```no_run
+/// # use bevy::prelude::*;
+/// # use bevy_neural_sphere::prelude::*;
+/// fn spawn(mut commands: Commands, assets: Res<AssetServer>) {
+///     commands.spawn((
+///         NeuralSphere::default().with_grid(64).with_train_config(Preset::Closed.config()),
+///         SphereImage(assets.load("images/earth.jpg")),
+///         Transform::from_xyz(-2.0, 0.0, 0.0).with_scale(Vec3::splat(0.5)),
+///     ));
+/// }
+/// ```
+///
+/// Despawning the entity (or its parent) stops its training and frees its points, buffers and
+/// materials; other spheres train on.
+#[derive(Component, Debug, Clone, PartialEq, Reflect)]
+#[reflect(Component, Default)]
+#[require(Transform, Visibility, TrainingState, SphereMapping, SphereQuality)]
+pub struct NeuralSphere {
+    /// Side of the grid of points, from [`MIN_GRID`] to [`MAX_GRID`]. A change re-spawns the
+    /// points; [`SphereCommand::SetGrid`] also scales [`NeuralSphere::point_radius`].
     pub grid: u32,
     /// Hyper-parameters: `lr` and `batch` apply from the next step, the rest on
     /// [`SphereCommand::Reset`].
+    #[reflect(ignore)]
     pub train: TrainConfig,
     /// Which backend trains; a change applies on [`SphereCommand::Reset`].
+    #[reflect(ignore)]
     pub backend: BackendKind,
     /// At most this many training steps a second (`None`: as fast as the trainer goes).
     pub max_steps_per_second: Option<f64>,
     /// No training while set (single steps still run).
     pub paused: bool,
-    /// Radius of each point: 0.012 at the default grid of 100. A new grid scales it with the
-    /// grid's spacing (0.0047 at 256), so that the points cover the same share of the sphere
-    /// at every grid.
+    /// Radius of each point in the sphere's own space (where the sphere's radius is 1): 0.012
+    /// at the default grid of 100. A new grid scales it with the grid's spacing (0.0047 at
+    /// 256), so that the points cover the same share of the sphere at every grid.
     pub point_radius: f32,
     /// How the points and the surface are coloured.
     pub colour_mode: ColourMode,
@@ -101,7 +136,7 @@ impl std::str::FromStr for ColourMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Reflect)]
 pub enum SphereView {
     /// The grid's points, mapped by the network in evaluation mode (no dropout), coloured as
-    /// [`SphereSettings::colour_mode`] says.
+    /// [`NeuralSphere::colour_mode`] says.
     #[default]
     Grid,
     /// The grid as a surface: its cells as triangles between the same positions, textured at
@@ -129,7 +164,7 @@ impl std::str::FromStr for SphereView {
     }
 }
 
-impl Default for SphereSettings {
+impl Default for NeuralSphere {
     fn default() -> Self {
         Self {
             grid: 100,
@@ -146,12 +181,70 @@ impl Default for SphereSettings {
     }
 }
 
-impl SphereSettings {
+impl NeuralSphere {
+    /// Side of the grid of points (default 100, so 10,000 points; from 2 to [`MAX_GRID`]). The
+    /// points' radius follows the grid's spacing (see [`NeuralSphere::point_radius`]).
+    pub fn with_grid(mut self, grid: u32) -> Self {
+        self.regrid(grid);
+        self
+    }
+
+    /// The training hyper-parameters (default: the notebook's).
+    pub fn with_train_config(mut self, config: TrainConfig) -> Self {
+        self.train = config;
+        self
+    }
+
+    /// Which backend trains (default [`BackendKind::Auto`]: wgpu on Bevy's own render device
+    /// when it is a hardware GPU, else the CPU).
+    pub fn with_backend(mut self, backend: BackendKind) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// At most this many training steps a second, to leave a game the rest of the machine
+    /// (default: as fast as the trainer goes).
+    pub fn with_max_steps_per_second(mut self, steps: f64) -> Self {
+        self.max_steps_per_second = Some(steps);
+        self
+    }
+
+    /// What to show (default [`SphereView::Grid`], the points).
+    pub fn with_view(mut self, view: SphereView) -> Self {
+        self.view = view;
+        self
+    }
+
+    /// How to colour the points and the surface (default [`ColourMode::Texture`]).
+    pub fn with_colour(mut self, colour_mode: ColourMode) -> Self {
+        self.colour_mode = colour_mode;
+        self
+    }
+
+    /// Starts paused: no training until [`SphereCommand::Resume`] or [`SphereCommand::Steps`].
+    pub fn paused(mut self) -> Self {
+        self.paused = true;
+        self
+    }
+
     /// Sets the grid side, at least [`MIN_GRID`], and scales the points' radius with the grid's
-    /// spacing.
+    /// spacing. A side above [`MAX_GRID`] is kept as asked; the plugin refuses it.
     pub(crate) fn regrid(&mut self, grid: u32) {
         let grid = grid.max(MIN_GRID);
         self.point_radius *= self.grid as f32 / grid as f32;
         self.grid = grid;
     }
+}
+
+/// Checks that a grid of side `grid` can be drawn: at most [`MAX_GRID`], and its positions
+/// within the device's largest storage binding (`max_binding` bytes).
+pub(crate) fn check_grid(grid: u32, max_binding: u64) -> Result<(), Error> {
+    let bytes = u64::from(grid).pow(2) * 3 * size_of::<f32>() as u64;
+    if grid > MAX_GRID || bytes > max_binding {
+        return Err(Error::Config(format!(
+            "grid {grid} is too large: at most {MAX_GRID} (and {max_binding} bytes of positions \
+             on this GPU)"
+        )));
+    }
+    Ok(())
 }

@@ -1,5 +1,6 @@
-//! The surface view: the grid's cells as one triangle mesh whose vertices the shader places from
-//! the same position buffer the points read, textured through the grid's UVs at the texture's
+//! The surface view: a sphere's grid cells as one triangle mesh, a child of the sphere, whose
+//! vertices the shader places from the same position buffer the points read (through the
+//! sphere's `GlobalTransform`), textured through the grid's UVs at the texture's
 //! full resolution. A cell with a side longer than [`STRETCH_LIMIT_DEG`] on the sphere is torn
 //! and not drawn, so a tear shows as a gap; the seam's stitches are drawn where they close it,
 //! by the same rule as [`SphereSurface`]'s.
@@ -7,7 +8,7 @@
 //! Also the other way out: [`Mesh::from`] a [`SphereSurface`], for a game's own materials.
 
 use bevy::asset::RenderAssetUsages;
-use bevy::camera::visibility::NoFrustumCulling;
+use bevy::camera::visibility::NoAutoAabb;
 use bevy::mesh::{Indices, MeshVertexAttribute, MeshVertexBufferLayoutRef, PrimitiveTopology};
 use bevy::pbr::{MaterialPipeline, MaterialPipelineKey};
 use bevy::prelude::*;
@@ -17,8 +18,9 @@ use bevy::render::render_resource::{
 };
 use bevy::shader::ShaderRef;
 
-use super::points::PointAssets;
-use super::settings::{ColourMode, SphereSettings, SphereView};
+use super::points::{SpherePoints, sphere_bounds};
+use super::positions::SphereMapping;
+use super::settings::{ColourMode, NeuralSphere, SphereView};
 use super::texture::SphereImage;
 use crate::learn::grid::grid_points;
 use crate::learn::metrics::STRETCH_LIMIT_DEG;
@@ -49,11 +51,13 @@ const ATTRIBUTE_GRID_INDEX: MeshVertexAttribute =
 const ATTRIBUTE_QUAD: MeshVertexAttribute =
     MeshVertexAttribute::new("SphereGridQuad", 1_946_113_572, VertexFormat::Uint32x4);
 
-/// The surface entity: one mesh of the whole grid, drawn with [`SurfaceMaterial`] in the
-/// [`SphereView::Surface`] view. The shader places its vertices; its `Transform` is not used.
+/// A sphere's surface entity, a child of the sphere: one mesh of the whole grid, drawn with
+/// [`SurfaceMaterial`] in the [`SphereView::Surface`] view. The shader places its vertices
+/// from the sphere's positions, through its `GlobalTransform` (its own `Transform` stays the
+/// identity).
 #[derive(Component, Debug, Clone, Copy, Reflect)]
 #[reflect(Component)]
-#[require(Transform, Visibility, NoFrustumCulling)]
+#[require(Transform, Visibility, NoAutoAabb)]
 pub struct SphereSurfaceMesh;
 
 #[derive(Clone, Copy, Debug, ShaderType)]
@@ -139,40 +143,56 @@ impl Material for SurfaceMaterial {
     }
 }
 
-/// The surface's mesh and material, and the grid they were made for.
-#[derive(Resource)]
-pub(crate) struct SurfaceAssets {
+/// A sphere's surface: its entity, mesh and material.
+#[derive(Component)]
+pub(crate) struct SphereSurfaceAssets {
+    entity: Entity,
     mesh: Handle<Mesh>,
     material: Handle<SurfaceMaterial>,
 }
 
-/// Spawns the surface, hidden unless the view is [`SphereView::Surface`].
+/// Gives each new sphere its surface, hidden unless the view is [`SphereView::Surface`].
 pub(crate) fn setup_surface(
     mut commands: Commands,
-    settings: Res<SphereSettings>,
-    points: Res<PointAssets>,
-    image: Res<SphereImage>,
+    spheres: Query<
+        (
+            Entity,
+            &NeuralSphere,
+            &SphereImage,
+            &SphereMapping,
+            &SpherePoints,
+        ),
+        Added<SpherePoints>,
+    >,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<SurfaceMaterial>>,
 ) {
-    let assets = SurfaceAssets {
-        mesh: meshes.add(sheet_mesh(settings.grid)),
-        material: materials.add(SurfaceMaterial {
-            grid: settings.grid,
+    for (sphere, settings, image, mapping, points) in &spheres {
+        let mesh = meshes.add(sheet_mesh(mapping.grid));
+        let material = materials.add(SurfaceMaterial {
+            grid: mapping.grid,
             colour_mode: settings.colour_mode,
             lit: settings.lit,
             morph: settings.morph.clamp(0.0, 1.0),
             texture: image.0.clone(),
             positions: points.grid.buffers.positions.clone(),
-        }),
-    };
-    commands.spawn((
-        SphereSurfaceMesh,
-        Mesh3d(assets.mesh.clone()),
-        MeshMaterial3d(assets.material.clone()),
-        view_visibility(settings.view),
-    ));
-    commands.insert_resource(assets);
+        });
+        let entity = commands
+            .spawn((
+                SphereSurfaceMesh,
+                Mesh3d(mesh.clone()),
+                MeshMaterial3d(material.clone()),
+                sphere_bounds(0.0),
+                view_visibility(settings.view),
+                ChildOf(sphere),
+            ))
+            .id();
+        commands.entity(sphere).insert(SphereSurfaceAssets {
+            entity,
+            mesh,
+            material,
+        });
+    }
 }
 
 fn view_visibility(view: SphereView) -> Visibility {
@@ -182,49 +202,51 @@ fn view_visibility(view: SphereView) -> Visibility {
     }
 }
 
-/// Follows the settings, the texture, the grid's side and its position buffer (new when the
-/// grid grows): the material when any changes, the mesh when the side does.
+/// Follows each sphere's settings, texture, grid side and position buffer (new when the grid
+/// grows): the material when any differs, the mesh when the side does.
 pub(crate) fn sync_surface(
-    settings: Res<SphereSettings>,
-    image: Res<SphereImage>,
-    points: Res<PointAssets>,
-    assets: Res<SurfaceAssets>,
+    spheres: Query<(
+        &NeuralSphere,
+        &SphereImage,
+        &SphereMapping,
+        &SpherePoints,
+        &SphereSurfaceAssets,
+    )>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<SurfaceMaterial>>,
-    mut surface: Query<&mut Visibility, With<SphereSurfaceMesh>>,
+    mut visibility: Query<&mut Visibility, With<SphereSurfaceMesh>>,
 ) {
-    if !(settings.is_changed() || image.is_changed() || points.is_changed()) {
-        return;
-    }
-    surface.iter_mut().for_each(|mut v| {
-        v.set_if_neq(view_visibility(settings.view));
-    });
-    let Some(material) = materials.get(&assets.material) else {
-        return;
-    };
-    let positions = &points.grid.buffers.positions;
-    let regrid = material.grid != settings.grid;
-    let changed = regrid
-        || material.colour_mode != settings.colour_mode
-        || material.lit != settings.lit
-        || material.morph != settings.morph.clamp(0.0, 1.0)
-        || material.texture != image.0
-        || material.positions.id() != positions.id();
-    if !changed {
-        return;
-    }
-    if regrid {
-        meshes
-            .insert(&assets.mesh, sheet_mesh(settings.grid))
-            .expect("the surface holds a strong handle to its mesh");
-    }
-    if let Some(mut material) = materials.get_mut(&assets.material) {
-        material.grid = settings.grid;
-        material.colour_mode = settings.colour_mode;
-        material.lit = settings.lit;
-        material.morph = settings.morph.clamp(0.0, 1.0);
-        material.texture = image.0.clone();
-        material.positions = positions.clone();
+    for (settings, image, mapping, points, assets) in &spheres {
+        if let Ok(mut shown) = visibility.get_mut(assets.entity) {
+            shown.set_if_neq(view_visibility(settings.view));
+        }
+        let Some(material) = materials.get(&assets.material) else {
+            continue;
+        };
+        let positions = &points.grid.buffers.positions;
+        let regrid = material.grid != mapping.grid;
+        let changed = regrid
+            || material.colour_mode != settings.colour_mode
+            || material.lit != settings.lit
+            || material.morph != settings.morph.clamp(0.0, 1.0)
+            || material.texture != image.0
+            || material.positions.id() != positions.id();
+        if !changed {
+            continue;
+        }
+        if regrid {
+            meshes
+                .insert(&assets.mesh, sheet_mesh(mapping.grid))
+                .expect("the surface holds a strong handle to its mesh");
+        }
+        if let Some(mut material) = materials.get_mut(&assets.material) {
+            material.grid = mapping.grid;
+            material.colour_mode = settings.colour_mode;
+            material.lit = settings.lit;
+            material.morph = settings.morph.clamp(0.0, 1.0);
+            material.texture = image.0.clone();
+            material.positions = positions.clone();
+        }
     }
 }
 

@@ -125,6 +125,45 @@ pub(crate) fn texture_pixels(image: &Image) -> Option<RgbaImage> {
     RgbaImage::from_raw(width, height, level.to_vec())
 }
 
+/// Gives the images the spheres show, once they have arrived, the mip chain this module makes
+/// (an image from the game's `AssetServer` comes with one level only), so that the points
+/// sample their cells' mean colours.
+pub(crate) fn make_mips(
+    mut events: MessageReader<AssetEvent<Image>>,
+    changed: Query<&SphereImage, Changed<SphereImage>>,
+    spheres: Query<&SphereImage>,
+    mut images: ResMut<Assets<Image>>,
+) {
+    let arrived = events.read().filter_map(|event| match event {
+        AssetEvent::LoadedWithDependencies { id } | AssetEvent::Added { id } => Some(*id),
+        _ => None,
+    });
+    let candidates: Vec<AssetId<Image>> = arrived
+        .filter(|id| spheres.iter().any(|image| image.0.id() == *id))
+        .chain(changed.iter().map(|image| image.0.id()))
+        .collect();
+    for id in candidates {
+        let Some(image) = images.get(id) else {
+            continue;
+        };
+        if image.texture_descriptor.mip_level_count > 1 {
+            continue;
+        }
+        if let Some(with_mips) = rgba8(image).map(to_bevy) {
+            let _ = images.insert(id, with_mips);
+        }
+    }
+}
+
+/// The pixels of a single-level 2D 8-bit sRGB RGBA image that the main world holds.
+fn rgba8(image: &Image) -> Option<RgbaImage> {
+    let descriptor = &image.texture_descriptor;
+    let plain = descriptor.format == TextureFormat::Rgba8UnormSrgb
+        && descriptor.dimension == TextureDimension::D2
+        && descriptor.size.depth_or_array_layers == 1;
+    plain.then(|| texture_pixels(image)).flatten()
+}
+
 /// A trilinear-filtered sRGB texture of `pixels` with its whole mip chain.
 fn to_bevy(pixels: RgbaImage) -> Image {
     let size = Extent3d {
@@ -190,6 +229,19 @@ fn mip_chain(pixels: &RgbaImage) -> Vec<Vec<u8>> {
     levels
 }
 
-/// The texture the points are coloured from.
-#[derive(Resource, Debug, Clone)]
+/// The texture a sphere's points and surface are coloured from: a component beside
+/// [`NeuralSphere`](crate::NeuralSphere). Any image handle works, one still loading from the
+/// game's `AssetServer` included; the sphere shows it once it has arrived. A sphere spawned
+/// without one gets the plugin's [`uv_test_grid`].
+#[derive(Component, Debug, Clone, PartialEq)]
 pub struct SphereImage(pub Handle<Image>);
+
+/// The plugin's UV test grid, shared by the spheres spawned without a [`SphereImage`].
+#[derive(Resource, Debug, Clone)]
+pub(crate) struct DefaultImage(pub Handle<Image>);
+
+impl FromWorld for DefaultImage {
+    fn from_world(world: &mut World) -> Self {
+        Self(world.resource_mut::<Assets<Image>>().add(uv_test_grid()))
+    }
+}

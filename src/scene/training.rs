@@ -1,7 +1,8 @@
-//! The bridge to the training thread: starts it once its device is ready, forwards the
-//! settings, and collects each frame what it reported into [`TrainingState`], the point
-//! buffers and [`SphereMapping`]. No system here waits for training. In a browser, which has
-//! no threads, [`train_in_frame`] gives the training a slice of each frame instead.
+//! The bridge to each sphere's training thread: starts it once its device is ready, forwards
+//! the sphere's settings, and collects each frame what it reported into the sphere's
+//! [`TrainingState`], point buffers and [`SphereMapping`]. No system here waits for training.
+//! In a browser, which has no threads, [`train_in_frame`] gives the spheres' training a slice
+//! of each frame instead.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -14,18 +15,19 @@ use wgpu::AdapterInfo;
 #[cfg(target_arch = "wasm32")]
 use super::browser_adapter::BrowserAdapter;
 use super::output_file::write_output;
-use super::points::PointWriter;
+use super::points::{PointWriter, SpherePoints};
 use super::positions::SphereMapping;
 use super::render_device::BurnWgpuDevice;
-use super::settings::{SphereSettings, SphereView};
+use super::settings::{NeuralSphere, SphereView};
 use crate::Error;
 use crate::learn::backend::{BackendKind, TrainingDevice};
+use crate::learn::config::TrainConfig;
 use crate::learn::history::LossHistory;
 use crate::learn::recovery::Recovery;
 use crate::learn::worker::{Report, Request, TrainingPhase, TrainingWorker};
 
-/// Training progress, for display.
-#[derive(Resource, Debug, Default)]
+/// One sphere's training progress, for display. Written by the plugin, on the sphere's entity.
+#[derive(Component, Debug, Default)]
 pub struct TrainingState {
     /// The loss of every step since the last reset or load, in constant memory.
     pub history: LossHistory,
@@ -56,6 +58,9 @@ pub struct TrainingState {
     pub recovery: Option<Recovery>,
     /// What the current network was trained with.
     pub trained_with: String,
+    /// What the current network trains with: the sphere's [`NeuralSphere::train`] when it
+    /// started, a loaded checkpoint's, the learning rate a recovery lowered.
+    pub config: TrainConfig,
 }
 
 impl TrainingState {
@@ -74,8 +79,8 @@ impl TrainingState {
     }
 }
 
-/// The training thread, once started, and the settings it was last sent.
-#[derive(Resource, Default)]
+/// One sphere's training thread, once started, and the settings it was last sent.
+#[derive(Component, Default)]
 pub(crate) struct SphereTrainer {
     worker: Option<TrainingWorker>,
     /// Requests made before the thread started, sent when it does.
@@ -87,6 +92,8 @@ pub(crate) struct SphereTrainer {
     failed: bool,
     sent: Sent,
     speed: SpeedMeter,
+    /// A recording holds the sphere still: no training while set, whatever the settings say.
+    pub held: bool,
 }
 
 /// Settings the training thread has been sent.
@@ -100,9 +107,9 @@ struct Sent {
 }
 
 impl Sent {
-    fn of(settings: &SphereSettings) -> Self {
+    fn of(settings: &NeuralSphere, held: bool) -> Self {
         Self {
-            running: !settings.paused,
+            running: !settings.paused && !held,
             lr: settings.train.lr,
             batch: settings.train.batch,
             limit: settings.max_steps_per_second,
@@ -167,21 +174,21 @@ impl SpeedMeter {
     }
 }
 
-/// Starts the training thread once its device is ready: at once on the CPU, after the render
-/// world has shared Bevy's device on wgpu.
-pub(crate) fn start_worker(
-    mut trainer: ResMut<SphereTrainer>,
-    settings: Res<SphereSettings>,
-    mut state: ResMut<TrainingState>,
-    mapping: Res<SphereMapping>,
+/// Starts each sphere's training thread once its device is ready: at once on the CPU, after
+/// the render world has shared Bevy's device on wgpu.
+pub(crate) fn start_workers(
+    mut spheres: Query<(
+        &NeuralSphere,
+        &mut SphereTrainer,
+        &mut TrainingState,
+        &SphereMapping,
+        &SpherePoints,
+    )>,
     points: PointWriter,
     adapter: Option<Res<RenderAdapterInfo>>,
     burn_device: Option<Res<BurnWgpuDevice>>,
     #[cfg(target_arch = "wasm32")] browser_adapter: Res<BrowserAdapter>,
 ) {
-    if trainer.worker.is_some() || trainer.failed {
-        return;
-    }
     let adapter = adapter.as_deref().map(|info| AdapterInfo::clone(&info.0));
     // In a browser, what the page says of the adapter tells a software one.
     #[cfg(target_arch = "wasm32")]
@@ -189,68 +196,99 @@ pub(crate) fn start_worker(
         Some(None) => return,
         described => described.flatten(),
     };
-    let choice = match settings.backend.choose(adapter.as_ref()) {
-        Ok(choice) => choice,
-        Err(e) => {
-            state.error = Some(e.to_string());
-            trainer.failed = true;
-            return;
+    for (settings, mut trainer, mut state, mapping, sphere_points) in &mut spheres {
+        if trainer.worker.is_some() || trainer.failed {
+            continue;
         }
-    };
-    let device = match (choice.kind, burn_device.as_deref()) {
-        (BackendKind::Cpu, _) => TrainingDevice::Cpu,
-        (_, None) => return,
-        (_, Some(BurnWgpuDevice(Ok(device)))) => TrainingDevice::Wgpu(device.clone()),
-        (_, Some(BurnWgpuDevice(Err(e)))) => {
-            state.error = Some(Error::Gpu(e.clone()).to_string());
-            trainer.failed = true;
-            return;
-        }
-    };
-    let spawned = TrainingWorker::spawn(
-        device,
-        settings.train.clone(),
-        !settings.paused,
-        settings.max_steps_per_second,
-    );
-    match spawned {
-        Ok(worker) => {
-            let target = (choice.kind == BackendKind::Wgpu).then(|| points.gpu_target());
-            worker.send(Request::Map {
-                points: mapping.points.clone(),
-                target,
-            });
-            worker.send(Request::ShowBatch(
-                settings.view == SphereView::TrainingBatch,
-            ));
-            std::mem::take(&mut trainer.queued)
-                .into_iter()
-                .for_each(|r| worker.send(r));
-            info!("{choice}");
-            state.backend = choice.reason;
-            state.phase = TrainingPhase::Starting;
-            trainer.requested = Some(settings.backend);
-            trainer.kind = Some(choice.kind);
-            trainer.sent = Sent::of(&settings);
-            trainer.worker = Some(worker);
-        }
-        Err(e) => {
-            state.error = Some(e.to_string());
-            trainer.failed = true;
+        let target = || points.gpu_target(sphere_points);
+        trainer.start(
+            settings,
+            &mut state,
+            mapping,
+            adapter.as_ref(),
+            burn_device.as_deref(),
+            target,
+        );
+    }
+}
+
+impl SphereTrainer {
+    /// Starts the thread on the backend the settings ask for, if its device is ready.
+    fn start(
+        &mut self,
+        settings: &NeuralSphere,
+        state: &mut TrainingState,
+        mapping: &SphereMapping,
+        adapter: Option<&AdapterInfo>,
+        burn_device: Option<&BurnWgpuDevice>,
+        target: impl FnOnce() -> crate::learn::gpu_copy::GpuTarget,
+    ) {
+        let choice = match settings.backend.choose(adapter) {
+            Ok(choice) => choice,
+            Err(e) => {
+                state.error = Some(e.to_string());
+                self.failed = true;
+                return;
+            }
+        };
+        let device = match (choice.kind, burn_device) {
+            (BackendKind::Cpu, _) => TrainingDevice::Cpu,
+            (_, None) => return,
+            (_, Some(BurnWgpuDevice(Ok(device)))) => TrainingDevice::Wgpu(device.clone()),
+            (_, Some(BurnWgpuDevice(Err(e)))) => {
+                state.error = Some(Error::Gpu(e.clone()).to_string());
+                self.failed = true;
+                return;
+            }
+        };
+        let spawned = TrainingWorker::spawn(
+            device,
+            settings.train.clone(),
+            !settings.paused && !self.held,
+            settings.max_steps_per_second,
+        );
+        match spawned {
+            Ok(worker) => {
+                let target = (choice.kind == BackendKind::Wgpu).then(target);
+                worker.send(Request::Map {
+                    points: mapping.points.clone(),
+                    target,
+                });
+                worker.send(Request::ShowBatch(
+                    settings.view == SphereView::TrainingBatch,
+                ));
+                std::mem::take(&mut self.queued)
+                    .into_iter()
+                    .for_each(|r| worker.send(r));
+                info!("{choice}");
+                state.backend = choice.reason;
+                state.phase = TrainingPhase::Starting;
+                state.config = settings.train.clone();
+                self.requested = Some(settings.backend);
+                self.kind = Some(choice.kind);
+                self.sent = Sent::of(settings, self.held);
+                self.worker = Some(worker);
+            }
+            Err(e) => {
+                state.error = Some(e.to_string());
+                self.failed = true;
+            }
         }
     }
 }
 
-/// Tells the training thread the settings that changed: pause, learning rate and batch, the
-/// step limit, the training-batch view.
-pub(crate) fn forward_settings(mut trainer: ResMut<SphereTrainer>, settings: Res<SphereSettings>) {
-    trainer.forward(&settings);
+/// Tells each sphere's training thread the settings that changed: pause, learning rate and
+/// batch, the step limit, the training-batch view.
+pub(crate) fn forward_settings(mut spheres: Query<(&NeuralSphere, &mut SphereTrainer)>) {
+    for (settings, mut trainer) in &mut spheres {
+        trainer.forward(settings);
+    }
 }
 
 impl SphereTrainer {
     /// Sends the settings that changed since they were last sent.
-    pub fn forward(&mut self, settings: &SphereSettings) {
-        let wanted = Sent::of(settings);
+    pub fn forward(&mut self, settings: &NeuralSphere) {
+        let wanted = Sent::of(settings, self.held);
         if self.worker.is_none() || self.sent == wanted {
             return;
         }
@@ -283,35 +321,62 @@ const MIN_FRAME_TRAINING: Duration = Duration::from_millis(12);
 #[cfg(target_arch = "wasm32")]
 const MAX_FRAME_TRAINING: Duration = Duration::from_millis(100);
 
-/// Trains within the frame: the browser's training, which has no thread of its own. It gets a
-/// third of what the rest of the last frame took, within [`MIN_FRAME_TRAINING`] and
-/// [`MAX_FRAME_TRAINING`]: 12 ms at 60 fps, more where drawing is slow (a software WebGPU),
-/// so that the sphere still forms at a few frames a second.
+/// Trains within the frame: the browser's training, which has no thread of its own. The
+/// spheres share a third of what the rest of the last frame took, within
+/// [`MIN_FRAME_TRAINING`] and [`MAX_FRAME_TRAINING`]: 12 ms at 60 fps, more where drawing is
+/// slow (a software WebGPU), so that a sphere still forms at a few frames a second.
 #[cfg(target_arch = "wasm32")]
 pub(crate) fn train_in_frame(
-    mut trainer: ResMut<SphereTrainer>,
+    mut spheres: Query<&mut SphereTrainer>,
     time: Res<Time<Real>>,
     mut last: Local<Duration>,
 ) {
-    let Some(worker) = trainer.worker.as_mut() else {
+    let training = spheres.iter().filter(|t| t.worker.is_some()).count() as u32;
+    if training == 0 {
         return;
-    };
+    }
     let rest = time.delta().saturating_sub(*last);
-    let budget = (rest / 3).clamp(MIN_FRAME_TRAINING, MAX_FRAME_TRAINING);
+    let budget = (rest / 3).clamp(MIN_FRAME_TRAINING, MAX_FRAME_TRAINING) / training;
     let started = Instant::now();
-    worker.train_for(budget);
+    for mut trainer in &mut spheres {
+        if let Some(worker) = trainer.worker.as_mut() {
+            worker.train_for(budget);
+        }
+    }
     *last = started.elapsed();
 }
 
-/// Takes what the training thread reported since the last frame.
+/// Takes what each sphere's training thread reported since the last frame.
 pub(crate) fn collect_reports(
-    mut trainer: ResMut<SphereTrainer>,
-    mut settings: ResMut<SphereSettings>,
-    mut state: ResMut<TrainingState>,
-    mut mapping: ResMut<SphereMapping>,
-    mut points: PointWriter,
+    mut spheres: Query<(
+        &NeuralSphere,
+        &mut SphereTrainer,
+        &mut TrainingState,
+        &mut SphereMapping,
+        &mut SpherePoints,
+    )>,
+    mut writer: PointWriter,
 ) {
-    let trainer = &mut *trainer;
+    for (settings, mut trainer, mut state, mut mapping, mut points) in &mut spheres {
+        collect(
+            settings,
+            &mut trainer,
+            &mut state,
+            &mut mapping,
+            &mut points,
+            &mut writer,
+        );
+    }
+}
+
+fn collect(
+    settings: &NeuralSphere,
+    trainer: &mut SphereTrainer,
+    state: &mut Mut<TrainingState>,
+    mapping: &mut Mut<SphereMapping>,
+    points: &mut SpherePoints,
+    writer: &mut PointWriter,
+) {
     let Some(worker) = trainer.worker.as_mut() else {
         return;
     };
@@ -337,17 +402,13 @@ pub(crate) fn collect_reports(
                 state.recovery = None;
                 state.steps = steps;
                 state.positions_step = None;
+                state.config = config;
                 trainer.speed.clear();
-                // What the network trains with is what the panel shows and sends from now on.
-                settings.train = config;
-                trainer.sent = Sent::of(&settings);
             }
             Report::Phase(phase) => state.phase = phase,
             Report::Recovered(recovery) => {
                 warn!("{recovery}");
-                // The lowered rate is what the panel shows and sends from now on.
-                settings.train.lr = recovery.lr;
-                trainer.sent.lr = recovery.lr;
+                state.config.lr = recovery.lr;
                 state.recovery = Some(recovery);
             }
             Report::Trained(stats) => {
@@ -363,7 +424,7 @@ pub(crate) fn collect_reports(
                 }
                 if let Some(host) = host.filter(|h| h.len() == mapping.points.len()) {
                     if !on_gpu {
-                        points.write_grid(&host);
+                        writer.write_grid(points, &host);
                         state.positions_step = Some(step);
                     }
                     mapping.mapped = host;
@@ -375,7 +436,7 @@ pub(crate) fn collect_reports(
                 mapped,
             } => {
                 if settings.view == SphereView::TrainingBatch {
-                    points.show_batch(&batch, &mapped);
+                    writer.show_batch(points, &batch, &mapped, settings.point_radius);
                 }
             }
             Report::Checkpoint { path, bytes } => {

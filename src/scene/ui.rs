@@ -1,6 +1,7 @@
-//! The egui control panel (feature `ui`): the loss curve, training controls, the quality
-//! metrics, the view, the image picker, checkpoints, export and orbit recording. It only reads
-//! the plugin's resources and sends [`SphereCommand`]s and [`RecordOrbit`]s.
+//! The egui control panel (feature `ui`): the list of spheres, then the selected sphere's loss
+//! curve, training controls, quality metrics, view, image picker, checkpoints, export and orbit
+//! recording. It reads the selected sphere's components, edits its settings and triggers
+//! [`SphereCommand`]s on it and [`RecordOrbit`]s of it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,7 +20,8 @@ use super::orbit::OrbitSpec;
 #[cfg(not(target_arch = "wasm32"))]
 use super::orbit::{RecordOrbit, RecordingStatus};
 use super::quality::SphereQuality;
-use super::settings::{ColourMode, SphereSettings, SphereView};
+use super::selection::{SelectedSphere, SelectionPlugin};
+use super::settings::{ColourMode, NeuralSphere, SphereView};
 use super::texture::{load_image_bytes, load_image_file};
 use super::training::TrainingState;
 use crate::Error;
@@ -43,7 +45,8 @@ impl Plugin for NeuralSphereUiPlugin {
         if !app.is_plugin_added::<EguiPlugin>() {
             app.add_plugins(EguiPlugin::default());
         }
-        app.init_resource::<ImageLibrary>()
+        app.add_plugins(SelectionPlugin)
+            .init_resource::<ImageLibrary>()
             .init_resource::<PanelState>()
             .add_systems(Update, open_requested_images)
             .add_systems(
@@ -94,12 +97,7 @@ impl ImageLibrary {
 
     /// Colours the points with the image at `path`, if it reads; if it does not, the current
     /// image stays and the panel shows why.
-    fn open(
-        &mut self,
-        path: &Path,
-        images: &mut Assets<Image>,
-        commands: &mut MessageWriter<SphereCommand>,
-    ) {
+    fn open(&mut self, path: &Path, images: &mut Assets<Image>, commands: &mut Orders) {
         // A name given by its contents stays as it is, even where a file of that name exists.
         let path = match self.contents.iter().any(|(name, _)| name == path) {
             true => path.to_path_buf(),
@@ -134,6 +132,23 @@ impl ImageLibrary {
     }
 }
 
+/// Commands for the selected sphere, triggered on it once the panel has drawn.
+#[derive(Default)]
+struct Orders(Vec<SphereCommand>);
+
+impl Orders {
+    fn write(&mut self, command: SphereCommand) {
+        self.0.push(command);
+    }
+
+    /// Triggers the commands on `sphere`.
+    fn send(self, sphere: Entity, commands: &mut Commands) {
+        self.0
+            .into_iter()
+            .for_each(|command| commands.trigger(command.to(sphere)));
+    }
+}
+
 /// One entry per file, however its path was written.
 fn canonical(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
@@ -150,8 +165,8 @@ struct PanelState {
     seed: u64,
     /// The grid side the slider shows; it applies when the slider is let go.
     grid: u32,
-    /// The settings' seed and grid as last shown, to follow changes made elsewhere.
-    shown: Option<(u64, u32)>,
+    /// The sphere and its seed and grid as last shown, to follow changes made elsewhere.
+    shown: Option<(Entity, u64, u32)>,
     /// Where the open panel lies on the window, in physical pixels; `None` while collapsed.
     covers: Option<Rect>,
     /// An image file to open.
@@ -185,36 +200,42 @@ impl Default for PanelState {
 }
 
 impl PanelState {
-    /// Shows the seed and the grid the sphere has, on the first frame and whenever one of them
-    /// changes, whether by this panel or by the game. Until then each keeps what is being
-    /// typed or dragged.
-    fn follow(&mut self, settings: &SphereSettings) {
-        let now = (settings.train.seed, settings.grid);
-        let before = self.shown.replace(now);
-        if before.map(|(seed, _)| seed) != Some(now.0) {
-            self.seed = now.0;
+    /// Shows the seed and the grid the sphere has, on the first frame, when another sphere is
+    /// selected and whenever one of them changes, whether by this panel or by the game. Until
+    /// then each keeps what is being typed or dragged.
+    fn follow(&mut self, sphere: Entity, settings: &NeuralSphere) {
+        let now = (sphere, settings.train.seed, settings.grid);
+        let before = self.shown.replace(now).filter(|shown| shown.0 == sphere);
+        if before.map(|(_, seed, _)| seed) != Some(now.1) {
+            self.seed = now.1;
         }
-        if before.map(|(_, grid)| grid) != Some(now.1) {
-            self.grid = now.1;
+        if before.map(|(_, _, grid)| grid) != Some(now.2) {
+            self.grid = now.2;
         }
     }
 }
 
-/// Opens files dropped on the window and [`ImageLibrary::request`].
+/// Opens files dropped on the window and [`ImageLibrary::request`] on the selected sphere.
 fn open_requested_images(
     mut drops: MessageReader<FileDragAndDrop>,
     mut library: ResMut<ImageLibrary>,
     mut images: ResMut<Assets<Image>>,
-    mut commands: MessageWriter<SphereCommand>,
+    selected: Res<SelectedSphere>,
+    mut commands: Commands,
 ) {
+    let Some(sphere) = selected.0 else {
+        return;
+    };
     let dropped = drops.read().filter_map(|drop| match drop {
         FileDragAndDrop::DroppedFile { path_buf, .. } => Some(path_buf.clone()),
         _ => None,
     });
     let requested: Vec<PathBuf> = library.request.take().into_iter().chain(dropped).collect();
+    let mut orders = Orders::default();
     for path in requested {
-        library.open(&path, &mut images, &mut commands);
+        library.open(&path, &mut images, &mut orders);
     }
+    orders.send(sphere, &mut commands);
 }
 
 /// Mean of the losses over a sliding window, for the smoothed curve.
@@ -235,11 +256,7 @@ fn smoothed(points: &[[f64; 2]], window: usize) -> Vec<[f64; 2]> {
 
 /// Acts on a file dialog's answer, if it has come.
 #[cfg(not(target_arch = "wasm32"))]
-fn answer_dialog(
-    panel: &mut PanelState,
-    library: &mut ImageLibrary,
-    commands: &mut MessageWriter<SphereCommand>,
-) {
+fn answer_dialog(panel: &mut PanelState, library: &mut ImageLibrary, commands: &mut Orders) {
     let Some(dialog) = panel.dialog.take_if(|d| d.closed()) else {
         return;
     };
@@ -273,17 +290,25 @@ fn dialog_button(ui: &mut egui::Ui, panel: &mut PanelState, label: &str, purpose
     }
 }
 
+/// The selected sphere's components the panel reads and edits.
+type Sphere<'a> = (
+    Entity,
+    &'a mut NeuralSphere,
+    &'a TrainingState,
+    &'a SphereQuality,
+    Option<&'a Name>,
+);
+
 #[allow(clippy::too_many_arguments)]
 fn panel(
     mut contexts: EguiContexts,
-    mut settings: ResMut<SphereSettings>,
-    state: Res<TrainingState>,
-    quality: Res<SphereQuality>,
+    mut spheres: Query<Sphere>,
+    mut selected: ResMut<SelectedSphere>,
     #[cfg(not(target_arch = "wasm32"))] recording: Res<RecordingStatus>,
     mut panel: ResMut<PanelState>,
     mut library: ResMut<ImageLibrary>,
     mut images: ResMut<Assets<Image>>,
-    mut commands: MessageWriter<SphereCommand>,
+    mut triggers: Commands,
     #[cfg(not(target_arch = "wasm32"))] mut record: MessageWriter<RecordOrbit>,
     time: Res<Time<Real>>,
     #[cfg(feature = "camera")] mut cameras: Query<(
@@ -291,8 +316,19 @@ fn panel(
         &mut bevy_panorbit_camera::PanOrbitCamera,
     )>,
 ) -> Result {
+    let names: Vec<(Entity, String)> = spheres
+        .iter()
+        .map(|(entity, .., name)| (entity, sphere_name(entity, name)))
+        .collect();
+    let Some(sphere) = selected.0 else {
+        return Ok(());
+    };
+    let Ok((_, mut settings, state, quality, _)) = spheres.get_mut(sphere) else {
+        return Ok(());
+    };
+    let mut commands = Orders::default();
     let panel = &mut *panel;
-    panel.follow(&settings);
+    panel.follow(sphere, &settings);
     #[cfg(not(target_arch = "wasm32"))]
     answer_dialog(panel, &mut library, &mut commands);
     let thumbnails: Vec<(PathBuf, Option<egui::TextureId>)> = (library.files.clone().into_iter())
@@ -317,6 +353,11 @@ fn panel(
         .default_height(720.0)
         .show(ctx, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
+                if names.len() > 1
+                    && let Some(picked) = sphere_list(ui, &names, sphere)
+                {
+                    selected.0 = Some(picked);
+                }
                 if let Some(error) = &state.error {
                     ui.colored_label(egui::Color32::LIGHT_RED, error);
                 }
@@ -326,11 +367,11 @@ fn panel(
                 if let Some(recovery) = &state.recovery {
                     ui.colored_label(egui::Color32::YELLOW, recovery.to_string());
                 }
-                progress(ui, &state, &edited, &time);
+                progress(ui, state, &edited, &time);
                 training(ui, &mut edited, panel, &mut commands);
                 egui::CollapsingHeader::new("Quality")
                     .default_open(true)
-                    .show(ui, |ui| quality_lines(ui, &quality));
+                    .show(ui, |ui| quality_lines(ui, quality));
                 egui::CollapsingHeader::new("View")
                     .default_open(true)
                     .show(ui, |ui| {
@@ -344,6 +385,7 @@ fn panel(
                                 );
                                 if ui.button("Reset view").clicked() {
                                     super::camera::SphereCamera::reset_view(&mut camera);
+                                    selected.set_changed();
                                 }
                             });
                         }
@@ -363,13 +405,14 @@ fn panel(
                 #[cfg(not(target_arch = "wasm32"))]
                 {
                     egui::CollapsingHeader::new("Checkpoint and export")
-                        .show(ui, |ui| files(ui, panel, &state, &mut commands));
-                    egui::CollapsingHeader::new("Record orbit")
-                        .show(ui, |ui| record_orbit(ui, panel, &recording, &mut record));
+                        .show(ui, |ui| files(ui, panel, state, &mut commands));
+                    egui::CollapsingHeader::new("Record orbit").show(ui, |ui| {
+                        record_orbit(ui, panel, &recording, sphere, &mut record)
+                    });
                 }
                 #[cfg(target_arch = "wasm32")]
                 egui::CollapsingHeader::new("Checkpoint and export")
-                    .show(ui, |ui| downloads(ui, &state, &mut commands));
+                    .show(ui, |ui| downloads(ui, state, &mut commands));
             });
         });
     let scale = ctx.pixels_per_point();
@@ -381,7 +424,27 @@ fn panel(
         )
     });
     settings.set_if_neq(edited);
+    commands.send(sphere, &mut triggers);
     Ok(())
+}
+
+/// A sphere's `Name`, or its entity.
+fn sphere_name(entity: Entity, name: Option<&Name>) -> String {
+    name.map_or_else(|| format!("sphere {entity}"), |name| name.to_string())
+}
+
+/// The spheres, the selected one marked; returns the one clicked.
+fn sphere_list(ui: &mut egui::Ui, names: &[(Entity, String)], selected: Entity) -> Option<Entity> {
+    let mut picked = None;
+    ui.horizontal_wrapped(|ui| {
+        ui.label("sphere:");
+        for (entity, name) in names {
+            if ui.selectable_label(selected == *entity, name).clicked() {
+                picked = Some(*entity);
+            }
+        }
+    });
+    picked
 }
 
 /// Centres the view in the part of the window the open panel leaves free, by moving the
@@ -426,12 +489,7 @@ fn beside(viewport: URect, covers: Rect) -> Option<SubCameraView> {
 }
 
 /// What trains and how fast, and the loss curve.
-fn progress(
-    ui: &mut egui::Ui,
-    state: &TrainingState,
-    settings: &SphereSettings,
-    time: &Time<Real>,
-) {
+fn progress(ui: &mut egui::Ui, state: &TrainingState, settings: &NeuralSphere, time: &Time<Real>) {
     match state.phase {
         TrainingPhase::Starting => {
             ui.label("starting...");
@@ -518,9 +576,9 @@ fn step_label(step: f64) -> String {
 /// Pause, step, reset, presets and the hyper-parameters.
 fn training(
     ui: &mut egui::Ui,
-    edited: &mut SphereSettings,
+    edited: &mut NeuralSphere,
     panel: &mut PanelState,
-    commands: &mut MessageWriter<SphereCommand>,
+    commands: &mut Orders,
 ) {
     ui.horizontal(|ui| {
         let (label, command) = match edited.paused {
@@ -658,7 +716,7 @@ fn quality_lines(ui: &mut egui::Ui, quality: &SphereQuality) {
 }
 
 /// Points or surface, point size, lighting, morph and colours.
-fn view(ui: &mut egui::Ui, edited: &mut SphereSettings) {
+fn view(ui: &mut egui::Ui, edited: &mut NeuralSphere) {
     ui.horizontal(|ui| {
         ui.radio_value(&mut edited.view, SphereView::Grid, "points");
         ui.radio_value(&mut edited.view, SphereView::Surface, "surface");
@@ -748,7 +806,7 @@ fn image_picker(
     library: &mut ImageLibrary,
     thumbnails: &[(PathBuf, Option<egui::TextureId>)],
     images: &mut Assets<Image>,
-    commands: &mut MessageWriter<SphereCommand>,
+    commands: &mut Orders,
 ) {
     let mut open = None;
     let fit = library.fit;
@@ -804,12 +862,7 @@ fn image_picker(
 
 /// Saving and loading checkpoints, exporting the grid.
 #[cfg(not(target_arch = "wasm32"))]
-fn files(
-    ui: &mut egui::Ui,
-    panel: &mut PanelState,
-    state: &TrainingState,
-    commands: &mut MessageWriter<SphereCommand>,
-) {
+fn files(ui: &mut egui::Ui, panel: &mut PanelState, state: &TrainingState, commands: &mut Orders) {
     ui.label("trained with:");
     ui.small(&state.trained_with);
     ui.horizontal(|ui| {
@@ -839,11 +892,7 @@ fn files(
 
 /// Checkpoints and exports, as the browser's downloads.
 #[cfg(target_arch = "wasm32")]
-fn downloads(
-    ui: &mut egui::Ui,
-    state: &TrainingState,
-    commands: &mut MessageWriter<SphereCommand>,
-) {
+fn downloads(ui: &mut egui::Ui, state: &TrainingState, commands: &mut Orders) {
     ui.label("trained with:");
     ui.small(&state.trained_with);
     let name = PathBuf::from(format!("sphere-{}", state.steps));
@@ -869,6 +918,7 @@ fn record_orbit(
     ui: &mut egui::Ui,
     panel: &mut PanelState,
     status: &RecordingStatus,
+    sphere: Entity,
     record: &mut MessageWriter<RecordOrbit>,
 ) {
     let orbit = &mut panel.orbit;
@@ -919,7 +969,10 @@ fn record_orbit(
         .add_enabled(!busy, egui::Button::new("Record orbit"))
         .clicked()
     {
-        record.write(RecordOrbit(panel.orbit.clone()));
+        record.write(RecordOrbit {
+            sphere,
+            spec: panel.orbit.clone(),
+        });
     }
     match status {
         RecordingStatus::Idle => {}

@@ -7,7 +7,8 @@ use bevy::prelude::*;
 use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 use bevy_neural_sphere::{
-    RecordingStatus, SphereCommand, SphereMapping, TrainingPhase, TrainingState,
+    NeuralSphere, NeuralSpherePlugin, RecordingStatus, SphereCommand, SphereMapping, TrainingPhase,
+    TrainingState,
 };
 
 use crate::wait::Progress;
@@ -30,13 +31,44 @@ pub fn headless_app<M>(plugins: impl Plugins<M>) -> App {
     app
 }
 
+/// A headless app with the plugin, `plugins` and one sphere.
+pub fn sphere_app<M>(sphere: NeuralSphere, plugins: impl Plugins<M>) -> App {
+    let mut app = headless_app((NeuralSpherePlugin, plugins));
+    app.world_mut().spawn(sphere);
+    app
+}
+
+/// The app's one sphere (the first, where there are more).
+pub fn the_sphere(app: &App) -> Entity {
+    let world = app.world();
+    let mut spheres = world
+        .try_query_filtered::<Entity, With<NeuralSphere>>()
+        .unwrap();
+    spheres.iter(world).min().expect("the app has a sphere")
+}
+
+/// The sphere's settings, to change.
+pub fn settings(app: &mut App) -> Mut<'_, NeuralSphere> {
+    let sphere = the_sphere(app);
+    app.world_mut().get_mut::<NeuralSphere>(sphere).unwrap()
+}
+
+/// The sphere's settings.
+pub fn settings_of(app: &App) -> &NeuralSphere {
+    app.world().get::<NeuralSphere>(the_sphere(app)).unwrap()
+}
+
 /// Steps taken since the last reset.
 pub fn steps(app: &App) -> usize {
     state(app).history.len()
 }
 
 pub fn state(app: &App) -> &TrainingState {
-    app.world().resource::<TrainingState>()
+    app.world().get::<TrainingState>(the_sphere(app)).unwrap()
+}
+
+pub fn mapping(app: &App) -> &SphereMapping {
+    app.world().get::<SphereMapping>(the_sphere(app)).unwrap()
 }
 
 /// What a waiting test counts as the app moving: training, the points' positions, what the
@@ -60,7 +92,7 @@ pub fn progress(app: &App) -> AppProgress {
         trained: state.history.len(),
         phase: state.phase,
         positions_step: state.positions_step,
-        mapped: app.world().resource::<SphereMapping>().mapped.len(),
+        mapped: mapping(app).mapped.len(),
         said: [state.error.clone(), state.notice.clone()],
         recording: app.world().get_resource::<RecordingStatus>().cloned(),
     }
@@ -76,9 +108,10 @@ pub fn update_until(app: &mut App, what: &str, done: impl Fn(&App) -> bool) {
     }
 }
 
-/// Sends a command and runs one frame.
+/// Sends a command to the sphere and runs one frame.
 pub fn send(app: &mut App, command: SphereCommand) {
-    app.world_mut().write_message(command);
+    let sphere = the_sphere(app);
+    app.world_mut().trigger(command.to(sphere));
     app.update();
 }
 

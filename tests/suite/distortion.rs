@@ -4,11 +4,11 @@
 use bevy::prelude::*;
 use bevy::render::renderer::RenderQueue;
 use bevy_neural_sphere::{
-    BackendKind, ColourMode, DistortionScale, NeuralSpherePlugin, PointMaterial, SpherePoint,
-    SphereSettings, SphereView, cell_distortion, grid_metrics, grid_points, point_distortion,
+    BackendKind, ColourMode, DistortionScale, NeuralSphere, PointMaterial, SpherePoint, SphereView,
+    cell_distortion, grid_metrics, grid_points, point_distortion,
 };
 
-use crate::app::{state, update_until};
+use crate::app::{settings, state, update_until};
 use crate::metrics::{mapped, octahedral};
 use crate::render::{PIXELS_PER_UNIT, frame_where, lit_pixels, near, quadrant_app};
 
@@ -99,10 +99,10 @@ fn band_colour(pixels: &[u8], from: f32, to: f32) -> [u8; 3] {
 /// writes into the point buffer, as the network would: the points, then the surface.
 fn painted(map: fn(f32, f32) -> [f32; 3], colour: ColourMode) -> [Vec<u8>; 2] {
     let grid = 40;
-    let plugin = NeuralSpherePlugin::default()
+    let sphere = NeuralSphere::default()
         .with_backend(BackendKind::Cpu)
         .with_grid(grid);
-    let (mut app, target) = quadrant_app(plugin);
+    let (mut app, target) = quadrant_app(sphere);
     update_until(&mut app, "the first mapping", |app| {
         state(app).positions_step.is_some()
     });
@@ -128,17 +128,17 @@ fn painted(map: fn(f32, f32) -> [f32; 3], colour: ColourMode) -> [Vec<u8>; 2] {
     world
         .resource::<RenderQueue>()
         .write_buffer(&buffer, 0, &bytes);
-    let mut settings = world.resource_mut::<SphereSettings>();
-    settings.colour_mode = colour;
-    settings.morph = 0.0;
-    settings.lit = false;
+    let mut sphere = settings(&mut app);
+    sphere.colour_mode = colour;
+    sphere.morph = 0.0;
+    sphere.lit = false;
     // Neither the first frames (blank while pipelines compile) nor the texture's colours.
     let painted = |p: &[u8]| {
         let middle = band_colour(p, 0.0, 0.2);
         lit_pixels(p).len() > 1000 && !near(&middle, [255, 0, 0]) && middle != [0; 3]
     };
     let points = frame_where(&mut app, target.clone(), painted);
-    app.world_mut().resource_mut::<SphereSettings>().view = SphereView::Surface;
+    settings(&mut app).view = SphereView::Surface;
     let surface = frame_where(&mut app, target, |p| p != points.as_slice() && painted(p));
     [points, surface]
 }

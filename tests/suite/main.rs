@@ -19,6 +19,7 @@ mod panel;
 mod plugin;
 mod record;
 mod render;
+mod spheres;
 mod surface;
 mod surface_view;
 mod trainer;

@@ -5,17 +5,17 @@ use bevy::camera::RenderTarget;
 use bevy::prelude::*;
 use bevy::render::render_resource::TextureFormat;
 use bevy_neural_sphere::{
-    BackendKind, ImageLibrary, NeuralSpherePlugin, NeuralSphereUiPlugin, SphereImage,
+    BackendKind, ImageLibrary, NeuralSphere, NeuralSphereUiPlugin, SphereImage,
 };
 
-use crate::app::{headless_app, update_until};
+use crate::app::{sphere_app, the_sphere, update_until};
 
 /// A paused app on the CPU with the panel.
 fn app_with_panel() -> App {
-    let plugin = NeuralSpherePlugin::default()
+    let sphere = NeuralSphere::default()
         .with_backend(BackendKind::Cpu)
         .paused();
-    headless_app((plugin, NeuralSphereUiPlugin))
+    sphere_app(sphere, NeuralSphereUiPlugin)
 }
 
 #[test]
@@ -62,7 +62,7 @@ fn an_image_given_by_its_contents_opens_under_its_name_even_where_a_file_has_it(
         library.request = Some("README.md".into());
     }
     let red_shown = |app: &App| {
-        let Some(SphereImage(handle)) = app.world().get_resource::<SphereImage>() else {
+        let Some(SphereImage(handle)) = app.world().get::<SphereImage>(the_sphere(app)) else {
             return false;
         };
         let image = app.world().resource::<Assets<Image>>().get(handle);

@@ -5,12 +5,14 @@ use std::time::Duration;
 use bevy::mesh::MeshTag;
 use bevy::prelude::*;
 use bevy_neural_sphere::{
-    BackendKind, Checkpoint, NeuralSpherePlugin, SphereCommand, SphereMapping, SpherePoint,
-    SphereSettings, SphereView, TrainConfig, Trainer, TrainingDevice, TrainingPhase,
+    BackendKind, Checkpoint, NeuralSphere, SphereCommand, SpherePoint, SphereView, TrainConfig,
+    Trainer, TrainingDevice, TrainingPhase,
 };
 use burn::module::Module;
 
-use crate::app::{headless_app, send, state, steps, train_exactly, update_until};
+use crate::app::{
+    mapping, send, settings, settings_of, sphere_app, state, steps, train_exactly, update_until,
+};
 use crate::trainer::Fill;
 
 fn point_count(app: &mut App) -> usize {
@@ -20,14 +22,14 @@ fn point_count(app: &mut App) -> usize {
         .count()
 }
 
-fn cpu_plugin(grid: u32) -> NeuralSpherePlugin {
-    NeuralSpherePlugin::default()
+fn cpu_sphere(grid: u32) -> NeuralSphere {
+    NeuralSphere::default()
         .with_backend(BackendKind::Cpu)
         .with_grid(grid)
 }
 
 fn mapped_len(app: &App) -> usize {
-    app.world().resource::<SphereMapping>().mapped.len()
+    mapping(app).mapped.len()
 }
 
 /// Runs a few frames, a little apart, in which a paused trainer must not move.
@@ -47,7 +49,7 @@ fn pause(app: &mut App) {
 
 #[test]
 fn trains_pauses_steps_resets_retunes_and_regrids() {
-    let mut app = headless_app(cpu_plugin(20));
+    let mut app = sphere_app(cpu_sphere(20), ());
     app.update();
     assert_eq!(point_count(&mut app), 400);
     assert!(
@@ -75,7 +77,7 @@ fn trains_pauses_steps_resets_retunes_and_regrids() {
     );
 
     // The learning rate applies from the next step, the schedule keeping its place.
-    app.world_mut().resource_mut::<SphereSettings>().train.lr = 0.01;
+    settings(&mut app).train.lr = 0.01;
     send(&mut app, SphereCommand::Step);
     update_until(&mut app, "a retuned step", |app| {
         steps(app) == paused_at + 2
@@ -94,20 +96,20 @@ fn trains_pauses_steps_resets_retunes_and_regrids() {
 
     // A reset that cannot train keeps the network and says why.
     let before = steps(&app);
-    app.world_mut().resource_mut::<SphereSettings>().train.batch = 7;
+    settings(&mut app).train.batch = 7;
     send(&mut app, SphereCommand::Reset { seed: 1 });
     let error = state(&app).error.clone().unwrap_or_default();
     assert!(error.contains("batch 7"), "{error}");
     update_until(&mut app, "training on", |app| steps(app) > before);
-    app.world_mut().resource_mut::<SphereSettings>().train.batch = 1000;
+    settings(&mut app).train.batch = 1000;
 
     send(&mut app, SphereCommand::SetGrid(7));
     update_until(&mut app, "the new grid", |app| mapped_len(app) == 49);
     assert_eq!(point_count(&mut app), 49);
     // Built at grid 20 and regridded to 7, the points keep the size the default has relative
     // to its grid's spacing.
-    let radius = app.world().resource::<SphereSettings>().point_radius;
-    let default = SphereSettings::default();
+    let radius = settings_of(&app).point_radius;
+    let default = NeuralSphere::default();
     assert!(
         (radius * 7.0 - default.point_radius * default.grid as f32).abs() < 1e-5,
         "point radius {radius} at grid 7"
@@ -117,7 +119,7 @@ fn trains_pauses_steps_resets_retunes_and_regrids() {
 #[test]
 fn the_loss_trace_does_not_depend_on_the_frame_rate() {
     let trace = |frame_time: Duration| {
-        let mut app = headless_app(cpu_plugin(10));
+        let mut app = sphere_app(cpu_sphere(10), ());
         update_until(&mut app, "300 steps", |app| {
             std::thread::sleep(frame_time);
             steps(app) >= 300
@@ -138,8 +140,8 @@ fn the_loss_trace_does_not_depend_on_the_frame_rate() {
 
 #[test]
 fn a_step_limit_holds_training_back() {
-    let plugin = cpu_plugin(10).with_max_steps_per_second(50.0);
-    let mut app = headless_app(plugin);
+    let sphere = cpu_sphere(10).with_max_steps_per_second(50.0);
+    let mut app = sphere_app(sphere, ());
     // The clock starts before the frame that first reports a step, and stops after the frame
     // that reports the hundredth: every step counted was taken inside the measured time, however
     // long a frame takes on a busy machine (tests share two cores).
@@ -168,9 +170,9 @@ fn a_step_limit_holds_training_back() {
 fn checkpoints_and_exports_from_the_running_app() {
     let dir = std::env::temp_dir().join(format!("neural-sphere-plugin-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut app = headless_app(cpu_plugin(10).paused());
+    let mut app = sphere_app(cpu_sphere(10).paused(), ());
     train_exactly(&mut app, 20);
-    let saved_mapping = app.world().resource::<SphereMapping>().mapped.clone();
+    let saved_mapping = mapping(&app).mapped.clone();
     let notice = |app: &App| state(app).notice.clone().unwrap_or_default();
     send(&mut app, SphereCommand::Save(dir.join("net")));
     update_until(&mut app, "the save", |app| notice(app).starts_with("saved"));
@@ -190,7 +192,7 @@ fn checkpoints_and_exports_from_the_running_app() {
     let glb = std::fs::read(dir.join("grid.glb")).unwrap();
     let gltf = gltf::Gltf::from_slice(&glb).unwrap();
     let primitive = gltf.meshes().next().unwrap().primitives().next().unwrap();
-    let surface = app.world().resource::<SphereMapping>().surface().unwrap();
+    let surface = mapping(&app).surface().unwrap();
     assert_eq!(
         primitive.get(&gltf::Semantic::Positions).unwrap().count(),
         100
@@ -203,14 +205,14 @@ fn checkpoints_and_exports_from_the_running_app() {
 
     // Train on, then a corrupt and a missing file: errors, and the network stays.
     train_exactly(&mut app, 5);
-    let mapping = app.world().resource::<SphereMapping>().mapped.clone();
+    let mapped_then = mapping(&app).mapped.clone();
     std::fs::write(dir.join("corrupt.mpk"), b"not a checkpoint").unwrap();
     for bad in ["corrupt.mpk", "missing.mpk"] {
         send(&mut app, SphereCommand::Load(dir.join(bad)));
         let has_error = |app: &App| state(app).error.as_deref().unwrap_or("").contains(bad);
         update_until(&mut app, "the load to fail", has_error);
         assert_eq!(state(&app).steps, 25);
-        assert_eq!(app.world().resource::<SphereMapping>().mapped, mapping);
+        assert_eq!(mapping(&app).mapped, mapped_then);
     }
 
     // The saved network comes back with its step count and what it was trained with.
@@ -232,7 +234,7 @@ fn checkpoints_and_exports_from_the_running_app() {
         state_now.trained_with
     );
     update_until(&mut app, "the loaded network's mapping", |app| {
-        app.world().resource::<SphereMapping>().mapped == saved_mapping
+        mapping(app).mapped == saved_mapping
     });
 
     // The same from a file's contents, as a web page hands them over: bad contents are an
@@ -266,26 +268,25 @@ fn checkpoints_and_exports_from_the_running_app() {
     });
     assert_eq!(state(&app).steps, 20);
     update_until(&mut app, "the contents' mapping", |app| {
-        app.world().resource::<SphereMapping>().mapped == saved_mapping
+        mapping(app).mapped == saved_mapping
     });
     std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn the_batch_view_shows_the_training_batch_instead_of_the_grid() {
-    let mut app = headless_app(cpu_plugin(20));
+    let mut app = sphere_app(cpu_sphere(20), ());
     update_until(&mut app, "training", |app| steps(app) > 0);
-    app.world_mut().resource_mut::<SphereSettings>().view = SphereView::TrainingBatch;
+    settings(&mut app).view = SphereView::TrainingBatch;
     let count = |app: &App| {
         let mut shown = (app.world())
-            .try_query_filtered::<(&Visibility, Has<SpherePoint>), With<MeshTag>>()
+            .try_query_filtered::<(&InheritedVisibility, Has<SpherePoint>), With<MeshTag>>()
             .expect("points are spawned");
         let (mut grid, mut batch) = (0, 0);
         for (visibility, is_grid) in shown.iter(app.world()) {
-            match (is_grid, visibility) {
-                (true, Visibility::Hidden) => {}
-                (true, _) => grid += 1,
-                (false, _) => batch += 1,
+            match is_grid {
+                true => grid += usize::from(visibility.get()),
+                false => batch += usize::from(visibility.get()),
             }
         }
         (grid, batch)
@@ -294,36 +295,33 @@ fn the_batch_view_shows_the_training_batch_instead_of_the_grid() {
         count(app) == (0, 1000)
     });
 
-    app.world_mut().resource_mut::<SphereSettings>().view = SphereView::Grid;
-    app.update();
-    app.update();
-    let mut points = app
-        .world_mut()
-        .query_filtered::<&Visibility, With<MeshTag>>();
-    let visible: Vec<_> = points.iter(app.world()).collect();
-    assert_eq!(visible.len(), 400);
-    assert!(visible.iter().all(|v| **v != Visibility::Hidden));
+    settings(&mut app).view = SphereView::Grid;
+    update_until(&mut app, "the grid's points alone", |app| {
+        count(app) == (400, 0)
+    });
 }
 
 #[test]
 fn a_run_that_goes_non_finite_is_shown_and_never_placed() {
     // The config of trainer::a_run_that_goes_non_finite_goes_back_and_carries_on.
     let diverging = TrainConfig::new().with_clamp(1e30).with_lr(1e9);
-    let mut app = headless_app(cpu_plugin(10).with_train_config(diverging.clone()));
+    let mut app = sphere_app(cpu_sphere(10).with_train_config(diverging.clone()), ());
     // So steep a run can also reach a network whose gradient is not finite, where training
     // stops and says so (a_network_that_cannot_train_stops_and_says_why); where depends on
     // how the worker's chunks fall.
     update_until(&mut app, "a recovery and 300 steps, or a stop", |app| {
-        let mapped = &app.world().resource::<SphereMapping>().mapped;
+        let mapped = &mapping(app).mapped;
         assert!(mapped.iter().flatten().all(|c| c.is_finite()), "{mapped:?}");
         let stopped = state(app).error.is_some() && state(app).phase == TrainingPhase::Paused;
         state(app).recovery.is_some() && (steps(app) >= 300 || stopped)
     });
     let recovery = state(&app).recovery.clone().unwrap();
     assert!(recovery.lr < diverging.lr);
-    // The panel shows, and a retune sends, the lowered rate.
-    let settings = app.world().resource::<SphereSettings>();
-    assert!(settings.train.lr <= recovery.lr, "{}", settings.train.lr);
+    // What the network trains with holds the lowered rate; the sphere's settings stay the
+    // game's.
+    let lr = state(&app).config.lr;
+    assert!(lr <= recovery.lr, "{lr}");
+    assert_eq!(settings_of(&app).train.lr, diverging.lr);
     assert!(state(&app).history.recent().all(|s| s.loss.is_finite()));
 }
 
@@ -344,7 +342,7 @@ fn a_network_that_cannot_train_stops_and_says_why() {
     };
     let path = checkpoint.save(&path).unwrap();
 
-    let mut app = headless_app(cpu_plugin(10).paused());
+    let mut app = sphere_app(cpu_sphere(10).paused(), ());
     send(&mut app, SphereCommand::Load(path.clone()));
     send(&mut app, SphereCommand::Resume);
     let stopped = |app: &App| {

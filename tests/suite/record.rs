@@ -5,11 +5,11 @@ use std::process::Command;
 
 use bevy::prelude::*;
 use bevy_neural_sphere::{
-    BackendKind, NeuralSpherePlugin, OrbitSpec, Preset, RecordOrbit, RecordingStatus,
-    SphereCommand, SphereSettings, grid_points, point_colour, uv_test_grid,
+    BackendKind, NeuralSphere, OrbitSpec, Preset, RecordOrbit, RecordingStatus, SphereCommand,
+    grid_points, point_colour, uv_test_grid,
 };
 
-use crate::app::{headless_app, send, steps, train_exactly, update_until};
+use crate::app::{send, settings_of, sphere_app, steps, the_sphere, train_exactly, update_until};
 
 const SIDE: u32 = 96;
 const FRAMES: u32 = 12;
@@ -17,15 +17,15 @@ const FRAMES: u32 = 12;
 /// A closed sphere of large points coloured by the built-in UV grid (a different colour at
 /// every (u, v)), paused after exactly 1500 steps: the same net on every machine.
 fn recording_app() -> App {
-    let plugin = NeuralSpherePlugin::default()
-        .with_backend(BackendKind::Cpu)
-        .with_train_config(Preset::Closed.config())
-        .with_grid(40)
-        .paused();
-    let mut app = headless_app(plugin);
-    app.world_mut()
-        .resource_mut::<SphereSettings>()
-        .point_radius = 0.06;
+    let sphere = NeuralSphere {
+        point_radius: 0.06,
+        ..NeuralSphere::default()
+            .with_backend(BackendKind::Cpu)
+            .with_train_config(Preset::Closed.config())
+            .with_grid(40)
+            .paused()
+    };
+    let mut app = sphere_app(sphere, ());
     train_exactly(&mut app, 1500);
     app
 }
@@ -39,9 +39,15 @@ fn spec(out: &Path) -> OrbitSpec {
     }
 }
 
+/// Starts recording an orbit of the app's sphere.
+fn start(app: &mut App, spec: OrbitSpec) {
+    let sphere = the_sphere(app);
+    app.world_mut().write_message(RecordOrbit { sphere, spec });
+}
+
 /// Records and waits for the outcome.
 fn record(app: &mut App, spec: OrbitSpec) -> RecordingStatus {
-    app.world_mut().write_message(RecordOrbit(spec));
+    start(app, spec);
     app.update();
     update_until(app, "the recording", |app| {
         let status = app.world().resource::<RecordingStatus>();
@@ -117,10 +123,7 @@ fn orbits_come_out_as_looping_gif_png_frames_and_mp4() {
         matches!(&status, RecordingStatus::Done { frames: FRAMES, .. }),
         "{status:?}"
     );
-    assert!(
-        app.world().resource::<SphereSettings>().paused,
-        "training stays paused as it was"
-    );
+    assert!(settings_of(&app).paused, "training stays paused as it was");
     let frames = gif_frames(&gif);
     assert_eq!(frames.len(), FRAMES as usize);
     for (i, pair) in frames.windows(2).enumerate() {
@@ -224,7 +227,7 @@ fn frame_i_is_taken_at_a_fixed_angle_so_videos_loop() {
         orbits: 2,
         ..OrbitSpec::new("orbit.gif")
     };
-    let at = |frame| spec.camera_transform(frame).translation;
+    let at = |frame| spec.camera_transform(frame, Vec3::ZERO, 1.0).translation;
     assert!(
         at(0).distance(at(240)) < 1e-4,
         "the last frame + 1 is the first"
@@ -243,8 +246,7 @@ fn frame_i_is_taken_at_a_fixed_angle_so_videos_loop() {
 fn training_waits_for_a_recording_to_end() {
     let dir = std::env::temp_dir().join(format!("neural-sphere-held-{}", std::process::id()));
     let mut app = recording_app();
-    app.world_mut()
-        .write_message(RecordOrbit(spec(&dir.join("frames"))));
+    start(&mut app, spec(&dir.join("frames")));
     app.update();
     assert!(app.world().resource::<RecordingStatus>().is_busy());
     for command in [
@@ -256,15 +258,15 @@ fn training_waits_for_a_recording_to_end() {
     }
     update_until(&mut app, "the recording", |app| {
         assert_eq!(steps(app), 1500, "the sphere changed during the recording");
-        assert_eq!(app.world().resource::<SphereSettings>().grid, 40);
+        assert_eq!(settings_of(app).grid, 40);
         !app.world().resource::<RecordingStatus>().is_busy()
     });
     let status = app.world().resource::<RecordingStatus>().clone();
     assert!(matches!(status, RecordingStatus::Done { .. }), "{status:?}");
     // Then the held commands apply, in order.
     update_until(&mut app, "training to resume", |app| steps(app) > 1501);
-    assert!(!app.world().resource::<SphereSettings>().paused);
-    assert_eq!(app.world().resource::<SphereSettings>().grid, 20);
+    assert!(!settings_of(&app).paused);
+    assert_eq!(settings_of(&app).grid, 20);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -314,7 +316,7 @@ fn a_failed_recording_leaves_nothing_behind_and_the_app_runs_on() {
 
     // The app keeps its network and trains on.
     assert_eq!(steps(&app), 1500);
-    assert!(app.world().resource::<SphereSettings>().paused, "as it was");
+    assert!(settings_of(&app).paused, "as it was");
     send(&mut app, SphereCommand::Resume);
     update_until(&mut app, "training to go on", |app| steps(app) > 1500);
     std::fs::remove_dir_all(dir).unwrap();

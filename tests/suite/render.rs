@@ -9,12 +9,11 @@ use bevy::prelude::*;
 use bevy::render::gpu_readback::{Readback, ReadbackComplete};
 use bevy::render::render_resource::{TextureFormat, TextureUsages};
 use bevy_neural_sphere::{
-    BackendKind, ColourMode, ImageFit, NeuralSpherePlugin, SphereCommand, SphereSettings,
-    SphereView, fit_image,
+    BackendKind, ColourMode, ImageFit, NeuralSphere, SphereCommand, SphereView, fit_image,
 };
 use image::{DynamicImage, Rgba, RgbaImage};
 
-use crate::app::{headless_app, progress, send, state, train_exactly, update_until};
+use crate::app::{progress, send, settings, sphere_app, state, train_exactly, update_until};
 use crate::wait::Progress;
 
 pub const SIDE: u32 = 128;
@@ -101,18 +100,27 @@ pub const PIXELS_PER_UNIT: f32 = SIDE as f32 / VIEW_HEIGHT;
 
 /// An app looking at the points straight on through an orthographic camera, the points
 /// coloured with the quadrant texture, paused; and the image it renders to.
-pub fn quadrant_app(plugin: NeuralSpherePlugin) -> (App, Handle<Image>) {
-    let mut app = headless_app(plugin.paused());
-    app.world_mut()
-        .resource_mut::<SphereSettings>()
-        .point_radius = POINT_RADIUS;
+pub fn quadrant_app(sphere: NeuralSphere) -> (App, Handle<Image>) {
+    let sphere = NeuralSphere {
+        point_radius: POINT_RADIUS,
+        ..sphere.paused()
+    };
+    let mut app = sphere_app(sphere, ());
     let texture = app
         .world_mut()
         .resource_mut::<Assets<Image>>()
         .add(fit_image(&quadrant_texture(), ImageFit::Crop));
+    let sphere = crate::app::the_sphere(&app);
     app.world_mut()
-        .write_message(SphereCommand::SetImage(texture));
+        .trigger(SphereCommand::SetImage(texture).to(sphere));
 
+    let target = ortho_camera(&mut app, VIEW_HEIGHT, 3.0);
+    (app, target)
+}
+
+/// A camera `distance` from the origin on +z, looking at it through an orthographic view
+/// `height` units high, and the [`SIDE`]² image it renders to.
+pub fn ortho_camera(app: &mut App, height: f32, distance: f32) -> Handle<Image> {
     let mut target = Image::new_target_texture(SIDE, SIDE, TextureFormat::Rgba8UnormSrgb, None);
     target.texture_descriptor.usage |= TextureUsages::COPY_SRC;
     let target = app.world_mut().resource_mut::<Assets<Image>>().add(target);
@@ -125,15 +133,15 @@ pub fn quadrant_app(plugin: NeuralSpherePlugin) -> (App, Handle<Image>) {
         RenderTarget::Image(target.clone().into()),
         Projection::Orthographic(OrthographicProjection {
             scaling_mode: ScalingMode::FixedVertical {
-                viewport_height: VIEW_HEIGHT,
+                viewport_height: height,
             },
             ..OrthographicProjection::default_3d()
         }),
         Tonemapping::None,
         Msaa::Off,
-        Transform::from_xyz(0.0, 0.0, 3.0).looking_at(Vec3::ZERO, Vec3::Y),
+        Transform::from_xyz(0.0, 0.0, distance).looking_at(Vec3::ZERO, Vec3::Y),
     ));
-    (app, target)
+    target
 }
 
 /// Every lit pixel lies within the unit sphere's outline.
@@ -152,10 +160,10 @@ pub fn assert_round(lit: &[(usize, &[u8])]) {
 
 #[test]
 fn a_trained_cloud_shows_the_texture_on_a_round_silhouette_and_morphs_to_the_square() {
-    let plugin = NeuralSpherePlugin::default()
+    let sphere = NeuralSphere::default()
         .with_backend(BackendKind::Cpu)
         .with_grid(60);
-    let (mut app, target) = quadrant_app(plugin);
+    let (mut app, target) = quadrant_app(sphere);
     train_exactly(&mut app, 1500);
     let pixels = frame_where(&mut app, target.clone(), shows_points);
 
@@ -187,7 +195,7 @@ fn a_trained_cloud_shows_the_texture_on_a_round_silhouette_and_morphs_to_the_squ
 
     // Morphed back, the points lie on the square [-1, 1]², each quadrant in its colour: red
     // top left, green top right, blue bottom left, yellow bottom right.
-    app.world_mut().resource_mut::<SphereSettings>().morph = 0.0;
+    settings(&mut app).morph = 0.0;
     let corner = 0.9 * PIXELS_PER_UNIT;
     let square = frame_where(&mut app, target, |pixels| {
         lit_pixels(pixels).iter().any(|(i, _)| {
@@ -255,18 +263,18 @@ fn assert_notebook_colours(pixels: &[u8], what: &str) {
 
 #[test]
 fn the_notebook_colours_grow_red_along_u_and_green_along_v_on_points_and_surface() {
-    let plugin = NeuralSpherePlugin::default()
+    let sphere = NeuralSphere::default()
         .with_backend(BackendKind::Cpu)
         .with_grid(30);
-    let (mut app, target) = quadrant_app(plugin);
-    let mut settings = app.world_mut().resource_mut::<SphereSettings>();
-    settings.colour_mode = ColourMode::Notebook;
-    settings.morph = 0.0;
-    settings.lit = false;
+    let (mut app, target) = quadrant_app(sphere);
+    let mut sphere = settings(&mut app);
+    sphere.colour_mode = ColourMode::Notebook;
+    sphere.morph = 0.0;
+    sphere.lit = false;
     let points = frame_where(&mut app, target.clone(), |p| corner_colours(p).is_some());
     assert_notebook_colours(&points, "points");
 
-    app.world_mut().resource_mut::<SphereSettings>().view = SphereView::Surface;
+    settings(&mut app).view = SphereView::Surface;
     let surface = frame_where(&mut app, target, |p| {
         p != points.as_slice() && corner_colours(p).is_some()
     });
@@ -277,7 +285,7 @@ fn the_notebook_colours_grow_red_along_u_and_green_along_v_on_points_and_surface
 fn positions_written_on_the_gpu_draw_what_uploaded_ones_draw() {
     let checkpoint =
         std::env::temp_dir().join(format!("neural-sphere-render-{}.mpk", std::process::id()));
-    let cpu = NeuralSpherePlugin::default()
+    let cpu = NeuralSphere::default()
         .with_backend(BackendKind::Cpu)
         .with_grid(30);
     let uploaded = {
@@ -291,7 +299,7 @@ fn positions_written_on_the_gpu_draw_what_uploaded_ones_draw() {
 
     // wgpu trains on Bevy's own device (software Vulkan here), and the network writes the
     // positions into the point buffer there. Paused: no kernels to tune beyond the forward pass.
-    let gpu = NeuralSpherePlugin::default()
+    let gpu = NeuralSphere::default()
         .with_backend(BackendKind::Wgpu)
         .with_grid(30);
     let (mut app, target) = quadrant_app(gpu);

@@ -3,15 +3,15 @@
 
 use bevy::prelude::*;
 use bevy_neural_sphere::{
-    BackendKind, Checkpoint, HostBackend, NeuralSpherePlugin, Preset, SphereCommand, SphereMapping,
-    SphereNetConfig, SphereSettings, SphereSurface, SphereView, TrainConfig,
+    BackendKind, Checkpoint, HostBackend, NeuralSphere, Preset, SphereCommand, SphereNetConfig,
+    SphereSurface, SphereView, TrainConfig,
 };
 use burn::module::{Module, ModuleMapper, Param};
 use burn::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus as Rng;
 
-use crate::app::{send, state, train_exactly, update_until};
+use crate::app::{mapping, send, settings, state, train_exactly, update_until};
 use crate::render::{
     PIXELS_PER_UNIT, QUADRANTS, SIDE, assert_round, frame_where, from_centre, is_lit, lit_pixels,
     near, quadrant_app, shows_points,
@@ -31,19 +31,15 @@ fn holes_within(pixels: &[u8], radius: f32) -> f64 {
     inside.iter().filter(|&&hole| hole).count() as f64 / inside.len() as f64
 }
 
-fn settings(app: &mut App) -> Mut<'_, SphereSettings> {
-    app.world_mut().resource_mut::<SphereSettings>()
-}
-
 #[test]
 fn a_closed_surface_is_round_and_whole_and_shows_each_colour_where_its_uvs_say() {
     let grid = 61;
-    let plugin = NeuralSpherePlugin::default()
+    let sphere = NeuralSphere::default()
         .with_backend(BackendKind::Cpu)
         .with_train_config(Preset::Closed.config())
         .with_grid(grid)
         .with_view(SphereView::Surface);
-    let (mut app, target) = quadrant_app(plugin);
+    let (mut app, target) = quadrant_app(sphere);
     train_exactly(&mut app, 1500);
     let surface = frame_where(&mut app, target.clone(), shows_points);
     assert_round(&lit_pixels(&surface));
@@ -51,7 +47,7 @@ fn a_closed_surface_is_round_and_whole_and_shows_each_colour_where_its_uvs_say()
 
     // The same network as points of the default size: the background shows between them.
     settings(&mut app).view = SphereView::Grid;
-    settings(&mut app).point_radius = SphereSettings::default().point_radius;
+    settings(&mut app).point_radius = NeuralSphere::default().point_radius;
     let points = frame_where(&mut app, target.clone(), |p| {
         p != surface.as_slice() && shows_points(p)
     });
@@ -68,7 +64,7 @@ fn a_closed_surface_is_round_and_whole_and_shows_each_colour_where_its_uvs_say()
 
     // Looking straight at the grid centre's image, unlit: the four quadrants of the texture
     // meet there, each in its own colour.
-    let centre = app.world().resource::<SphereMapping>().mapped[(grid * grid / 2) as usize];
+    let centre = mapping(&app).mapped[(grid * grid / 2) as usize];
     let mut cameras = app
         .world_mut()
         .query_filtered::<&mut Transform, With<Camera3d>>();
@@ -141,11 +137,11 @@ fn the_surface_leaves_a_gap_where_the_mapping_tears() {
     let path = checkpoint.save(&path).unwrap();
 
     let grid = 40;
-    let plugin = NeuralSpherePlugin::default()
+    let sphere = NeuralSphere::default()
         .with_backend(BackendKind::Cpu)
         .with_grid(grid)
         .with_view(SphereView::Surface);
-    let (mut app, target) = quadrant_app(plugin);
+    let (mut app, target) = quadrant_app(sphere);
     settings(&mut app).lit = false;
     send(&mut app, SphereCommand::Load(path.clone()));
     update_until(&mut app, "the loaded network's positions", |app| {
@@ -155,7 +151,7 @@ fn the_surface_leaves_a_gap_where_the_mapping_tears() {
     let frame = frame_where(&mut app, target.clone(), shows_points);
 
     let grid = grid as usize;
-    let mapped = app.world().resource::<SphereMapping>().mapped.clone();
+    let mapped = mapping(&app).mapped.clone();
     let surface = SphereSurface::new(grid, &mapped);
     let cells = grid - 1;
     let mut kept = vec![false; cells * cells];

@@ -1,6 +1,7 @@
 // Draws each point as a camera-facing triangle cut to a disc and shaded like a small sphere.
 // The point's `MeshTag` indexes the storage buffers: its source (u, v) and where the network
-// maps it. The points stand where the buffers say, whatever their entities' transforms.
+// maps it, in the sphere's own space, which the entity's transform (its sphere's) places in the
+// world.
 
 #import bevy_pbr::{
     mesh_functions,
@@ -12,7 +13,7 @@ struct PointParams {
     // 0: sample the texture; 1: the notebook's red/green rule; 2: area distortion; 3: shape
     // distortion.
     colour_mode: u32,
-    // World-space radius of a point.
+    // Radius of a point in the sphere's own space.
     radius: f32,
     // 0: on the square, 1: on the sphere.
     morph: f32,
@@ -54,8 +55,16 @@ fn vertex(vertex: Vertex) -> VertexOutput {
     let uv = sources[tag];
     // The square spans [-1, 1]² facing the camera, row 0 at the top, like the image.
     let square = vec3(2.0 * uv.x, -2.0 * uv.y, 0.0);
-    let centre = mix(square, mapped(tag), params.morph);
-    let view = position_world_to_view(centre) + vec3(vertex.position.xy * params.radius, 0.0);
+    let local = mix(square, mapped(tag), params.morph);
+    let world_from_local = mesh_functions::get_world_from_local(vertex.instance_index);
+    let centre = (world_from_local * vec4(local, 1.0)).xyz;
+    // The transform's largest scale sizes the disc, so a scaled sphere keeps its look.
+    let scale = max(
+        length(world_from_local[0].xyz),
+        max(length(world_from_local[1].xyz), length(world_from_local[2].xyz)),
+    );
+    let radius = params.radius * scale;
+    let view = position_world_to_view(centre) + vec3(vertex.position.xy * radius, 0.0);
     out.clip_position = position_view_to_clip(view);
     out.disc = vertex.position.xy;
 

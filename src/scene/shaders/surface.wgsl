@@ -5,6 +5,7 @@
 // `glue_limit` times its seam segments, or nothing (`SphereSurface`'s rule, surface.rs).
 
 #import bevy_pbr::{
+    mesh_functions,
     mesh_view_bindings::view,
     view_transformations::position_world_to_clip,
 }
@@ -34,6 +35,7 @@ struct SurfaceParams {
 @group(#{MATERIAL_BIND_GROUP}) @binding(3) var<storage, read> positions: array<f32>;
 
 struct Vertex {
+    @builtin(instance_index) instance_index: u32,
     // The vertex's place on the square.
     @location(0) square: vec3<f32>,
     @location(1) uv: vec2<f32>,
@@ -95,11 +97,17 @@ fn vertex(vertex: Vertex) -> VertexOutput {
         out.clip_position = vec4(2.0, 2.0, 2.0, 1.0);
         return out;
     }
+    // Placed in the sphere's own space, then in the world by the entity's transform.
     let sphere = mapped(vertex.index.x);
-    let world_position = mix(vertex.square, sphere, params.morph);
+    let local = mix(vertex.square, sphere, params.morph);
+    let world_from_local = mesh_functions::get_world_from_local(vertex.instance_index);
+    let world_position = (world_from_local * vec4(local, 1.0)).xyz;
     out.clip_position = position_world_to_clip(world_position);
     out.uv = vertex.uv;
-    out.normal = mix(vec3(0.0, 0.0, 1.0), sphere, params.morph);
+    out.normal = mesh_functions::mesh_normal_local_to_world(
+        mix(vec3(0.0, 0.0, 1.0), sphere, params.morph),
+        vertex.instance_index,
+    );
     out.world_position = world_position;
     if params.colour_mode >= 2u {
         let first = colour_cell(vertex.index.x, n);
