@@ -12,9 +12,15 @@ use burn::backend::wgpu::{WgpuDevice, WgpuSetup};
 
 use crate::learn::backend::{share_wgpu_device, wgpu_device};
 
-/// burn's handle on the wgpu device training runs on, or why there is none.
+/// burn's handle on the wgpu device training runs on, or why there is none. Made once a
+/// sphere asks to train on wgpu: each device burn knows keeps a thread polling for work, for
+/// the life of the process.
 #[derive(Resource, Debug, Clone)]
 pub struct BurnWgpuDevice(pub Result<WgpuDevice, String>);
+
+/// Set in the main world when a sphere waits for [`BurnWgpuDevice`].
+#[derive(Resource, Default)]
+pub(crate) struct BurnDeviceWanted;
 
 pub(crate) struct RenderDeviceSharingPlugin;
 
@@ -45,9 +51,10 @@ fn share_render_device(
     mut main_world: ResMut<MainWorld>,
     mut shared: Local<bool>,
 ) {
-    if std::mem::replace(&mut *shared, true) {
+    if *shared || !main_world.contains_resource::<BurnDeviceWanted>() {
         return;
     }
+    *shared = true;
     let setup = WgpuSetup {
         instance: wgpu::Instance::clone(&instance),
         adapter: wgpu::Adapter::clone(&adapter),

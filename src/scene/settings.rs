@@ -26,7 +26,7 @@ pub const MAX_GRID: u32 = 1024;
 /// entity's [`GlobalTransform`] as textured points or as a textured surface.
 ///
 /// The game writes this component; the plugin never does, except to carry out a
-/// [`SphereCommand`] aimed at the sphere (`Pause`, `Resume`, `SetGrid`, `Load`). What the
+/// [`SphereCommand`] aimed at the sphere (`Pause`, `Resume`, `SetGrid`, `Reset`). What the
 /// plugin reports lives in the components this one requires: [`TrainingState`],
 /// [`SphereMapping`] and [`SphereQuality`]. The texture is a [`SphereImage`](crate::SphereImage)
 /// on the same entity (the plugin's UV test grid without one).

@@ -17,7 +17,7 @@ use super::browser_adapter::BrowserAdapter;
 use super::output_file::write_output;
 use super::points::{PointWriter, SpherePoints};
 use super::positions::SphereMapping;
-use super::render_device::BurnWgpuDevice;
+use super::render_device::{BurnDeviceWanted, BurnWgpuDevice};
 use super::settings::{NeuralSphere, SphereView};
 use crate::Error;
 use crate::learn::backend::{BackendKind, TrainingDevice};
@@ -185,6 +185,7 @@ pub(crate) fn start_workers(
         &SpherePoints,
     )>,
     points: PointWriter,
+    mut commands: Commands,
     adapter: Option<Res<RenderAdapterInfo>>,
     burn_device: Option<Res<BurnWgpuDevice>>,
     #[cfg(target_arch = "wasm32")] browser_adapter: Res<BrowserAdapter>,
@@ -201,7 +202,7 @@ pub(crate) fn start_workers(
             continue;
         }
         let target = || points.gpu_target(sphere_points);
-        trainer.start(
+        let waits_for_device = trainer.start(
             settings,
             &mut state,
             mapping,
@@ -209,11 +210,15 @@ pub(crate) fn start_workers(
             burn_device.as_deref(),
             target,
         );
+        if waits_for_device {
+            commands.init_resource::<BurnDeviceWanted>();
+        }
     }
 }
 
 impl SphereTrainer {
-    /// Starts the thread on the backend the settings ask for, if its device is ready.
+    /// Starts the thread on the backend the settings ask for, if its device is ready. Returns
+    /// whether it waits for burn's wgpu device.
     fn start(
         &mut self,
         settings: &NeuralSphere,
@@ -222,23 +227,23 @@ impl SphereTrainer {
         adapter: Option<&AdapterInfo>,
         burn_device: Option<&BurnWgpuDevice>,
         target: impl FnOnce() -> crate::learn::gpu_copy::GpuTarget,
-    ) {
+    ) -> bool {
         let choice = match settings.backend.choose(adapter) {
             Ok(choice) => choice,
             Err(e) => {
                 state.error = Some(e.to_string());
                 self.failed = true;
-                return;
+                return false;
             }
         };
         let device = match (choice.kind, burn_device) {
             (BackendKind::Cpu, _) => TrainingDevice::Cpu,
-            (_, None) => return,
+            (_, None) => return true,
             (_, Some(BurnWgpuDevice(Ok(device)))) => TrainingDevice::Wgpu(device.clone()),
             (_, Some(BurnWgpuDevice(Err(e)))) => {
                 state.error = Some(Error::Gpu(e.clone()).to_string());
                 self.failed = true;
-                return;
+                return false;
             }
         };
         let spawned = TrainingWorker::spawn(
@@ -274,6 +279,7 @@ impl SphereTrainer {
                 self.failed = true;
             }
         }
+        false
     }
 }
 
