@@ -3,15 +3,11 @@
 
 use bevy_neural_sphere::{
     HostBackend, InputEncoding, Preset, SphereNet, SphereNetConfig, TrainConfig, Trainer,
-    TrainingDevice, grid_metrics, grid_points, sphere_metrics, wgpu_device,
+    TrainingDevice, grid_metrics, grid_points, sphere_metrics,
 };
 
-use super::gpu::NO_ADAPTER;
+use super::gpu::gpu;
 use super::trainer::diverging;
-
-fn gpu() -> TrainingDevice {
-    TrainingDevice::Wgpu(wgpu_device().expect(NO_ADAPTER))
-}
 
 fn parameters(network: &SphereNet<HostBackend>) -> Vec<f32> {
     network.parameters()

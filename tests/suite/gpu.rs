@@ -1,15 +1,27 @@
 //! The GPU path, on whatever adapter exists (software Vulkan on a machine without a GPU).
 
+use std::sync::OnceLock;
+
 use bevy_neural_sphere::{
     GpuTarget, Preset, TrainConfig, Trainer, TrainingDevice, grid_points, share_wgpu_device,
     wgpu_device, wgpu_setup,
 };
+use burn::backend::wgpu::WgpuDevice;
 
 pub(crate) const NO_ADAPTER: &str = "a wgpu adapter (install mesa-vulkan-drivers without a GPU)";
 
+/// One wgpu device for the GPU tests: each device burn is given keeps a polling thread for the
+/// rest of the process, which the suite's later tests (and the web test's build) would share
+/// the cores with.
+pub(crate) fn gpu() -> TrainingDevice {
+    static DEVICE: OnceLock<WgpuDevice> = OnceLock::new();
+    let device = DEVICE.get_or_init(|| wgpu_device().expect(NO_ADAPTER));
+    TrainingDevice::Wgpu(device.clone())
+}
+
 #[test]
 fn trains_a_few_steps_on_wgpu() {
-    let device = TrainingDevice::Wgpu(wgpu_device().expect(NO_ADAPTER));
+    let device = gpu();
     let mut trainer = Trainer::new(TrainConfig::new(), &device).unwrap();
     let stats = trainer.train(5).unwrap();
     assert_eq!(stats.len(), 5);
