@@ -15,7 +15,7 @@ use bevy::render::renderer::{RenderDevice, RenderQueue};
 use bevy::shader::ShaderRef;
 
 use super::positions::{PointBuffers, SphereMapping};
-use super::settings::{ColourMode, NeuralSphere, SphereView};
+use super::settings::{ColourMode, NeuralSphere, SphereView, check_grid};
 use super::texture::{DefaultImage, SphereImage, grid_lod};
 use crate::learn::gpu_copy::GpuTarget;
 use crate::learn::grid::grid_points;
@@ -244,11 +244,12 @@ pub(crate) fn setup_points(
                 .entity(sphere)
                 .insert(SphereImage(default_image.0.clone()));
         }
-        // A grid the device cannot hold is refused when the sphere regrids; meanwhile it has
-        // none.
-        let grid = match settings.grid <= super::settings::MAX_GRID {
-            true => settings.grid,
-            false => 0,
+        // A grid the device cannot hold is refused (with its error) where the sphere's
+        // commands apply; meanwhile it has none.
+        let max_binding = device.limits().max_storage_buffer_binding_size;
+        let grid = match check_grid(settings.grid, max_binding) {
+            Ok(()) => settings.grid,
+            Err(_) => 0,
         };
         mapping.grid = grid;
         mapping.points = grid_points(grid as usize);
