@@ -248,7 +248,7 @@ fn time_to_closed(args: &Args) {
             let started = Instant::now();
             trainer.train(EVERY).expect("the closed preset trains");
             seconds += started.elapsed().as_secs_f64();
-            let mapped = trainer.eval(&grid);
+            let mapped = trainer.eval(&grid).expect("the device reads back");
             let (sphere, grid) = (sphere_metrics(&mapped), grid_metrics(100, &mapped));
             closing.check(
                 sphere.is_closed() && grid.is_clean(),

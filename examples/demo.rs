@@ -10,6 +10,8 @@
 //! web/build.sh      # the same demo as a web page, in web/dist (query: ?preset=closed&grid=64)
 //! ```
 
+#[path = "support/light.rs"]
+mod light;
 #[path = "support/cli.rs"]
 mod support;
 #[cfg(target_arch = "wasm32")]
@@ -66,6 +68,18 @@ struct Args {
     /// Start with training paused.
     #[arg(long)]
     paused: bool,
+    /// Start from the shipped pretrained sphere, `assets/spheres/closed.mpk` (with `--paused`,
+    /// no training thread runs).
+    #[arg(long)]
+    pretrained: bool,
+    /// Light the sphere with a light over the camera's shoulder: `on`, `off` (the colours as
+    /// they are) or `auto`, on except on a software renderer, where lighting each point costs
+    /// about 1.6 times the frame.
+    #[arg(long, value_enum, default_value_t = Light::Auto)]
+    light: Light,
+    /// The light casts shadows (the sphere's on itself, in this scene).
+    #[arg(long)]
+    shadows: bool,
     /// An image to colour the points with (default: the built-in UV grid).
     #[arg(long)]
     image: Option<std::path::PathBuf>,
@@ -82,6 +96,14 @@ struct Args {
     spheres: u32,
 }
 
+/// Whether the sphere is lit.
+#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
+enum Light {
+    Auto,
+    On,
+    Off,
+}
+
 fn main() -> ExitCode {
     support::main_with(run)
 }
@@ -89,7 +111,9 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> Result<(), Error> {
     let started = Instant::now();
     #[cfg(not(target_arch = "wasm32"))]
-    bevy_neural_sphere::render_adapter()?;
+    let software = bevy_neural_sphere::render_adapter()?.device_type == wgpu::DeviceType::Cpu;
+    #[cfg(target_arch = "wasm32")]
+    let software = false;
     let mut library = bundled_images();
     library.request = args.image.clone();
     library.fit = args.fit;
@@ -102,6 +126,9 @@ fn run(args: &Args) -> Result<(), Error> {
         .with_colour(args.colour);
     if args.paused {
         sphere = sphere.paused();
+    }
+    if args.light == Light::Off || (args.light == Light::Auto && software) {
+        sphere = sphere.unlit();
     }
     let mut app = App::new();
     let window = match args.headless_frames {
@@ -128,7 +155,11 @@ fn run(args: &Args) -> Result<(), Error> {
     app.add_plugins(plugins)
         .add_plugins((NeuralSpherePlugin, NeuralSphereUiPlugin, SphereCameraPlugin))
         .insert_resource(library)
-        .insert_resource(ClearColor(Color::srgb(0.05, 0.05, 0.08)));
+        .insert_resource(ClearColor(Color::srgb(0.05, 0.05, 0.08)))
+        .add_observer(light::light_camera);
+    if args.shadows {
+        app.insert_resource(light::Shadows);
+    }
     #[cfg(target_arch = "wasm32")]
     app.add_plugins(web::PagePlugin);
     if args.log_fps {
@@ -138,6 +169,13 @@ fn run(args: &Args) -> Result<(), Error> {
         ));
     }
 
+    if args.pretrained {
+        let closed = app
+            .world()
+            .resource::<AssetServer>()
+            .load("spheres/closed.mpk");
+        sphere = sphere.with_checkpoint(closed);
+    }
     spawn_spheres(app.world_mut(), sphere, args.spheres);
     match args.headless_frames {
         None => {

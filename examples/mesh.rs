@@ -69,7 +69,7 @@ fn learned_surface(checkpoint: Option<PathBuf>) -> Result<SphereSurface, Error> 
         }
     };
     let grid = 100;
-    Ok(SphereSurface::new(grid, &trainer.eval(&grid_points(grid))))
+    Ok(SphereSurface::new(grid, &trainer.eval(&grid_points(grid))?))
 }
 
 /// Turns the sphere about its vertical axis.

@@ -7,6 +7,9 @@
 //! cargo run --release --example planets
 //! ```
 
+#[path = "support/light.rs"]
+mod light;
+
 use bevy::prelude::*;
 use bevy_neural_sphere::prelude::*;
 
@@ -21,6 +24,7 @@ fn main() {
         }))
         .add_plugins((NeuralSpherePlugin, NeuralSphereUiPlugin, SphereCameraPlugin))
         .insert_resource(ClearColor(Color::srgb(0.02, 0.02, 0.05)))
+        .add_observer(light::light_camera)
         .add_systems(Startup, setup)
         .add_systems(Update, circle)
         .run();

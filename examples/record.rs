@@ -7,6 +7,8 @@
 //! cargo run --release --example record -- --checkpoint runs/first/model.mpk --out orbit.gif
 //! ```
 
+#[path = "support/light.rs"]
+mod light;
 #[path = "support/cli.rs"]
 mod support;
 
@@ -179,7 +181,8 @@ fn record(
             .disable::<WinitPlugin>()
             .disable::<LogPlugin>(),
     )
-    .add_plugins(NeuralSpherePlugin);
+    .add_plugins(NeuralSpherePlugin)
+    .add_observer(light::light_camera);
     app.finish();
     app.cleanup();
     let settings = NeuralSphere {

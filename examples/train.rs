@@ -177,7 +177,7 @@ fn train(args: &Args, mut trainer: Trainer) -> Result<(), Error> {
     bar.finish_and_clear();
 
     let points = grid_points(args.grid);
-    let mapped = trainer.eval(&points);
+    let mapped = trainer.eval(&points)?;
     let colours: Vec<[u8; 3]> = match args.colour {
         Some(scale) => scale.point_colours(args.grid, &mapped),
         None => points.iter().map(|&p| notebook_colour(p)).collect(),

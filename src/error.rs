@@ -31,6 +31,9 @@ pub enum Error {
     },
     /// No usable GPU adapter or device.
     Gpu(String),
+    /// A read from the GPU that failed, as when the device is lost; the message says what the
+    /// device said.
+    DeviceRead(String),
     /// Training stopped: its steps keep going non-finite; the message says from where.
     Training(String),
     /// A video that could not be recorded; the message says why.
@@ -47,6 +50,7 @@ impl fmt::Display for Error {
             }
             Error::Image { path, reason } => write!(f, "image {}: {reason}", path.display()),
             Error::Gpu(message) => write!(f, "no usable GPU: {message}"),
+            Error::DeviceRead(message) => write!(f, "reading from the GPU failed: {message}"),
             Error::Training(message) => write!(f, "training stopped: {message}"),
             Error::Recording(message) => f.write_str(message),
         }

@@ -51,15 +51,17 @@ pub use learn::worker::TrainingPhase;
 pub use scene::camera::{SphereCamera, SphereCameraPlugin};
 #[cfg(feature = "scene")]
 pub use scene::{
+    checkpoint_asset::{SphereCheckpoint, SphereCheckpointLoader},
     commands::{SphereCommand, ToSphere},
     orbit::{OrbitSpec, RecordOrbit, RecordingStatus, VideoFormat},
+    outcome::{Outcome, SphereOutcome},
     plugin::{NeuralSpherePlugin, NeuralSphereSystems},
     points::{PointMaterial, SpherePoint},
     positions::SphereMapping,
     quality::SphereQuality,
     render_device::BurnWgpuDevice,
     settings::{ColourMode, MAX_GRID, NeuralSphere, SphereView},
-    surface::{SphereSurfaceMesh, SurfaceMaterial},
+    surface::{SphereSurfaceMesh, SurfaceExtension, SurfaceMaterial},
     texture::{
         SphereImage, fit_image, load_image_bytes, load_image_file, point_colour, sample_texture,
         uv_test_grid,
@@ -77,8 +79,9 @@ pub use scene::{
 pub mod prelude {
     pub use crate::{
         BackendKind, ColourMode, ImageFit, NeuralSphere, NeuralSpherePlugin, NeuralSphereSystems,
-        OrbitSpec, Preset, RecordOrbit, RecordingStatus, SphereCommand, SphereImage, SphereMapping,
-        SphereQuality, SphereView, ToSphere, TrainConfig, TrainingState,
+        OrbitSpec, Outcome, Preset, RecordOrbit, RecordingStatus, SphereCheckpoint, SphereCommand,
+        SphereImage, SphereMapping, SphereOutcome, SphereQuality, SphereView, ToSphere,
+        TrainConfig, TrainingState,
     };
     #[cfg(feature = "ui")]
     pub use crate::{ImageLibrary, NeuralSphereUiPlugin, SelectedSphere};

@@ -28,7 +28,7 @@ use crate::Error;
 /// let mut trainer = Trainer::new(Preset::Seed.config(), &TrainingDevice::Cpu)?;
 /// let stats = trainer.train(10)?;
 /// assert_eq!(stats.len(), 10);
-/// let on_sphere = trainer.eval(&grid_points(10));
+/// let on_sphere = trainer.eval(&grid_points(10))?;
 /// assert_eq!(on_sphere.len(), 100);
 /// # Ok::<(), bevy_neural_sphere::Error>(())
 /// ```
@@ -309,16 +309,17 @@ impl Trainer {
     }
 
     /// Maps points of the plane through the [shown](Trainer::shown) network in evaluation mode
-    /// (no dropout).
-    pub fn eval(&self, points: &[[f32; 2]]) -> Vec<[f32; 3]> {
-        with_engine!(&*self.engine, e => e.network().eval(points))
+    /// (no dropout). A read from the GPU that fails (a lost device) is an error.
+    pub fn eval(&self, points: &[[f32; 2]]) -> Result<Vec<[f32; 3]>, Error> {
+        block_on(self.eval_later(points)).map_err(Error::DeviceRead)
     }
 
     /// [`Trainer::eval`], read back without waiting: the form a browser page can use.
     pub(crate) fn eval_later(&self, points: &[[f32; 2]]) -> DeviceRead<Vec<[f32; 3]>> {
         match &*self.engine {
             Engines::Fused(e) => e.network().eval_later(points),
-            _ => ready(self.eval(points)),
+            Engines::Cpu(e) => ready(e.network().eval(points)),
+            Engines::Gpu(e) => ready(e.network().eval(points)),
         }
     }
 
@@ -340,9 +341,10 @@ impl Trainer {
 
     /// Maps points through the network in training mode, with fresh dropout masks: the
     /// notebook's "random points" picture when given [`Trainer::last_batch`]. The masks come
-    /// from their own stream, so looking does not change training.
-    pub fn map_with_dropout(&mut self, points: &[[f32; 2]]) -> Vec<[f32; 3]> {
-        block_on(self.map_with_dropout_later(points)).expect("reading from the GPU failed")
+    /// from their own stream, so looking does not change training. A read from the GPU that
+    /// fails (a lost device) is an error.
+    pub fn map_with_dropout(&mut self, points: &[[f32; 2]]) -> Result<Vec<[f32; 3]>, Error> {
+        block_on(self.map_with_dropout_later(points)).map_err(Error::DeviceRead)
     }
 
     /// [`Trainer::map_with_dropout`], read back without waiting.

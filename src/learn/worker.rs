@@ -47,6 +47,9 @@ pub enum TrainingPhase {
     Training,
     /// Paused (single steps still run).
     Paused,
+    /// No training thread runs: a paused sphere shows its checkpoint's mapping, evaluated once.
+    /// A `Resume` or `Steps` starts the thread.
+    Evaluated,
 }
 
 /// What the app asks of the training thread.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use bevy::prelude::*;
 
+use super::outcome::Outcome;
 use super::output_file::write_output;
 use super::points::{PointWriter, SpherePoints};
 use super::positions::SphereMapping;
@@ -168,7 +169,7 @@ pub(crate) fn apply_commands(
                 writer.max_binding(),
             );
             match outcome {
-                Err(e) => state.error = Some(e.to_string()),
+                Err(e) => state.failed(e),
                 Ok(()) if resets => state.error = None,
                 Ok(()) => {}
             }
@@ -329,5 +330,8 @@ fn write_export(
     let written = bytes
         .map_err(|reason| Error::Config(format!("cannot write {}: {reason}", path.display())))
         .and_then(|bytes| write_output(path, &bytes));
-    state.report(written.map(|at| format!("wrote {at}")));
+    match written {
+        Ok(at) => state.succeeded(format!("wrote {at}"), Outcome::Exported(at)),
+        Err(e) => state.failed(e),
+    }
 }

@@ -11,14 +11,17 @@
 pub(crate) mod browser_adapter;
 #[cfg(feature = "camera")]
 pub(crate) mod camera;
+pub(crate) mod checkpoint_asset;
 pub(crate) mod commands;
 #[cfg(all(feature = "ui", not(target_arch = "wasm32")))]
 pub(crate) mod file_dialog;
 pub(crate) mod orbit;
+pub(crate) mod outcome;
 pub(crate) mod output_file;
 pub(crate) mod plugin;
 pub(crate) mod points;
 pub(crate) mod positions;
+pub(crate) mod pretrained;
 pub(crate) mod quality;
 pub(crate) mod record;
 pub(crate) mod render_device;

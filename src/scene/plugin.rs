@@ -3,17 +3,21 @@
 
 use bevy::prelude::*;
 
+use super::checkpoint_asset::{SphereCheckpoint, SphereCheckpointLoader};
 use super::commands::{SphereInbox, apply_commands, receive_command, write_exports};
 use super::points::{
     PointMaterial, PointMesh, SpherePoint, setup_points, show_view, sync_material,
 };
+use super::pretrained::{Pretrained, apply_checkpoints, show_evaluations};
 use super::quality::{QualityTask, measure_quality};
 use super::record::RecordPlugin;
 use super::render_device::RenderDeviceSharingPlugin;
 use super::settings::{ColourMode, NeuralSphere, SphereView};
 use super::surface::{SphereSurfaceMesh, SurfaceMaterial, setup_surface, sync_surface};
 use super::texture::{DefaultImage, make_mips};
-use super::training::{SphereTrainer, collect_reports, forward_settings, start_workers};
+use super::training::{
+    SphereTrainer, announce_outcomes, collect_reports, forward_settings, start_workers,
+};
 use crate::learn::image_file::ImageFit;
 
 #[cfg(doc)]
@@ -33,16 +37,17 @@ pub struct NeuralSpherePlugin;
 /// The plugin's systems, in the order they run in `Update`.
 #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
 pub enum NeuralSphereSystems {
-    /// Gives new spheres their points and surface, makes mipmaps for images that arrived, and
-    /// applies each sphere's [`SphereCommand`]s. A sphere spawned before this set is drawn
+    /// Gives new spheres their points and surface, makes mipmaps for images that arrived,
+    /// applies each sphere's [`SphereCommand`]s and hands it its checkpoint when that arrives. A sphere spawned before this set is drawn
     /// from this frame on.
     Commands,
     /// Starts each sphere's training thread, forwards its settings and collects what it
-    /// reports: steps, losses and the network's positions. In a browser it also trains, within
+    /// reports: steps, losses and the network's positions (or a paused checkpoint's, evaluated
+    /// once). In a browser it also trains, within
     /// the frame.
     Train,
-    /// Updates the points' and the surfaces' materials and visibility, writes exports and
-    /// measures the mappings.
+    /// Updates the points' and the surfaces' materials and visibility, writes exports,
+    /// measures the mappings and triggers the frame's [`SphereOutcome`](crate::SphereOutcome)s.
     Map,
 }
 
@@ -66,6 +71,9 @@ impl Plugin for NeuralSpherePlugin {
         .register_required_components::<NeuralSphere, SphereTrainer>()
         .register_required_components::<NeuralSphere, QualityTask>()
         .register_required_components::<NeuralSphere, SphereInbox>()
+        .register_required_components::<NeuralSphere, Pretrained>()
+        .init_asset::<SphereCheckpoint>()
+        .init_asset_loader::<SphereCheckpointLoader>()
         .add_observer(receive_command)
         .configure_sets(
             Update,
@@ -79,7 +87,13 @@ impl Plugin for NeuralSpherePlugin {
         .add_systems(
             Update,
             (
-                (setup_points, setup_surface, make_mips, apply_commands)
+                (
+                    setup_points,
+                    setup_surface,
+                    make_mips,
+                    apply_commands,
+                    apply_checkpoints,
+                )
                     .chain()
                     .in_set(NeuralSphereSystems::Commands),
                 (
@@ -88,6 +102,7 @@ impl Plugin for NeuralSpherePlugin {
                     #[cfg(target_arch = "wasm32")]
                     super::training::train_in_frame,
                     collect_reports,
+                    show_evaluations,
                 )
                     .chain()
                     .in_set(NeuralSphereSystems::Train),
@@ -97,6 +112,7 @@ impl Plugin for NeuralSpherePlugin {
                     sync_surface,
                     write_exports,
                     measure_quality,
+                    announce_outcomes,
                 )
                     .chain()
                     .in_set(NeuralSphereSystems::Map),

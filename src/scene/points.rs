@@ -3,14 +3,18 @@
 //! the sphere, so they follow its `GlobalTransform`; the vertex shader finds each point's
 //! source `(u, v)` and its position in the sphere's storage buffers by its `MeshTag`, places it
 //! through the transform, turns its triangle to face the camera and colours it from the
-//! texture; the fragment shader cuts it to a disc shaded as a small sphere.
+//! texture, and lights it with the scene's directional and ambient lights as the sphere's
+//! surface is lit there; the fragment shader cuts it to a disc shaded as a small sphere.
 
 use bevy::camera::primitives::Aabb;
 use bevy::camera::visibility::NoAutoAabb;
 use bevy::ecs::bundle::NoBundleEffect;
-use bevy::mesh::MeshTag;
+use bevy::mesh::{MeshTag, MeshVertexBufferLayoutRef};
+use bevy::pbr::{MaterialPipeline, MaterialPipelineKey};
 use bevy::prelude::*;
-use bevy::render::render_resource::{AsBindGroup, Buffer, ShaderType};
+use bevy::render::render_resource::{
+    AsBindGroup, Buffer, RenderPipelineDescriptor, ShaderType, SpecializedMeshPipelineError,
+};
 use bevy::render::renderer::{RenderDevice, RenderQueue};
 use bevy::shader::ShaderRef;
 
@@ -57,6 +61,7 @@ struct PointParams {
 /// position from the storage buffers at its [`MeshTag`].
 #[derive(Asset, TypePath, AsBindGroup, Debug, Clone)]
 #[uniform(0, PointParams)]
+#[bind_group_data(PointKey)]
 pub struct PointMaterial {
     /// How to colour the points.
     pub colour_mode: ColourMode,
@@ -68,6 +73,9 @@ pub struct PointMaterial {
     pub texture_lod: f32,
     /// Side of the grid the points form: the distortion views find each point's cell by it.
     pub grid: u32,
+    /// Lit by the scene's directional and ambient lights, or the colours as they are (a
+    /// pipeline of its own, with none of the lighting).
+    pub lit: bool,
     /// The texture the points are coloured from.
     #[texture(1)]
     #[sampler(2)]
@@ -92,6 +100,19 @@ impl From<&PointMaterial> for PointParams {
     }
 }
 
+/// What the points' pipeline is specialised on.
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PointKey {
+    lit: bool,
+}
+
+impl From<&PointMaterial> for PointKey {
+    fn from(material: &PointMaterial) -> Self {
+        Self { lit: material.lit }
+    }
+}
+
 const SHADER_PATH: &str = "embedded://bevy_neural_sphere/scene/shaders/points.wgsl";
 
 impl Material for PointMaterial {
@@ -109,6 +130,21 @@ impl Material for PointMaterial {
 
     fn enable_shadows() -> bool {
         false
+    }
+
+    fn specialize(
+        _pipeline: &MaterialPipeline,
+        descriptor: &mut RenderPipelineDescriptor,
+        _layout: &MeshVertexBufferLayoutRef,
+        key: MaterialPipelineKey<Self>,
+    ) -> Result<(), SpecializedMeshPipelineError> {
+        if key.bind_group_data.lit {
+            descriptor.vertex.shader_defs.push("SPHERE_LIT".into());
+            if let Some(fragment) = descriptor.fragment.as_mut() {
+                fragment.shader_defs.push("SPHERE_LIT".into());
+            }
+        }
+        Ok(())
     }
 }
 
@@ -154,6 +190,7 @@ impl PointSet {
             morph: 1.0,
             texture_lod: 0.0,
             grid: 0,
+            lit: true,
             texture,
             sources: buffers.sources.clone(),
             positions: buffers.positions.clone(),
@@ -318,6 +355,7 @@ pub(crate) fn sync_material(
                 || material.morph != settings.morph.clamp(0.0, 1.0)
                 || material.texture_lod != texture_lod
                 || material.grid != grid
+                || material.lit != settings.lit
                 || material.texture != image.0;
             if changed && let Some(mut material) = materials.get_mut(&set.material) {
                 material.colour_mode = colour_mode;
@@ -325,6 +363,7 @@ pub(crate) fn sync_material(
                 material.morph = settings.morph.clamp(0.0, 1.0);
                 material.texture_lod = texture_lod;
                 material.grid = grid;
+                material.lit = settings.lit;
                 material.texture = image.0.clone();
             }
         }

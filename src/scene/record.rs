@@ -6,17 +6,17 @@
 //! commands that would change it meanwhile wait (see [`SphereCommand`](crate::SphereCommand)).
 
 use std::thread::JoinHandle;
-use std::time::Instant;
 
 use bevy::camera::RenderTarget;
 use bevy::core_pipeline::tonemapping::Tonemapping;
+use bevy::platform::time::Instant;
 use bevy::prelude::*;
 use bevy::render::render_resource::{TextureFormat, TextureUsages};
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 
 use super::orbit::{OrbitSpec, RecordOrbit, RecordingStatus};
 use super::settings::NeuralSphere;
-use super::training::{SphereTrainer, TrainingState};
+use super::training::{SphereTrainer, TrainingState, collect_reports};
 use super::video::{EncoderThread, FrameSender, spawn_encoder};
 use crate::learn::worker::TrainingPhase;
 
@@ -56,9 +56,13 @@ impl Plugin for RecordPlugin {
         app.add_message::<RecordOrbit>()
             .init_resource::<RecordingStatus>()
             .add_observer(receive_frame)
+            // After the spheres' commands and their training's reports: a recording sees the
+            // positions of the frame, and the commands it held apply from the next frame on.
             .add_systems(
                 Update,
-                (start_recording, capture_frames, finish_recording).chain(),
+                (start_recording, capture_frames, finish_recording)
+                    .chain()
+                    .after(collect_reports),
             );
     }
 }
@@ -158,7 +162,11 @@ fn capture_frames(
     };
     // Training stops for the recording; the first frame waits until it has, and the points
     // show the network where it stopped.
-    let settled = state.phase == TrainingPhase::Paused && state.positions_step == Some(state.steps);
+    let still = matches!(
+        state.phase,
+        TrainingPhase::Paused | TrainingPhase::Evaluated
+    );
+    let settled = still && state.positions_step == Some(state.steps);
     if !recording.ready && !settled {
         return;
     }
@@ -220,23 +228,33 @@ fn shows_something(image: &Image) -> bool {
     })
 }
 
+/// Ends a recording that is done, or that cannot go on: its sphere is gone, or its training
+/// stopped before the sphere settled (what was captured is dropped with the encoder's channel).
 fn finish_recording(
     mut commands: Commands,
     recording: Option<ResMut<ActiveRecording>>,
     mut status: ResMut<RecordingStatus>,
-    mut trainers: Query<&mut SphereTrainer>,
+    mut trainers: Query<(&mut SphereTrainer, &TrainingState)>,
     mut images: ResMut<Assets<Image>>,
 ) {
     let Some(mut recording) = recording else {
         return;
     };
-    let Ok(mut trainer) = trainers.get_mut(recording.sphere) else {
-        // The sphere is gone: what was captured is dropped with the encoder's channel.
+    let Ok((mut trainer, state)) = trainers.get_mut(recording.sphere) else {
         commands.remove_resource::<ActiveRecording>();
         commands.entity(recording.camera).despawn();
         images.remove(&recording.target);
         return;
     };
+    if !recording.ready && trainer.stopped() {
+        let why = state.error.as_deref().unwrap_or("its training stopped");
+        *status = RecordingStatus::Failed(format!("the sphere cannot be recorded: {why}"));
+        commands.remove_resource::<ActiveRecording>();
+        commands.entity(recording.camera).despawn();
+        images.remove(&recording.target);
+        trainer.held = false;
+        return;
+    }
     let stopped = recording
         .encoder
         .as_ref()

@@ -6,6 +6,7 @@ use bevy::prelude::*;
 #[cfg(doc)]
 use crate::SphereCommand;
 
+use super::checkpoint_asset::SphereCheckpoint;
 use super::positions::SphereMapping;
 use super::quality::SphereQuality;
 use super::training::TrainingState;
@@ -69,13 +70,17 @@ pub struct NeuralSphere {
     pub point_radius: f32,
     /// How the points and the surface are coloured.
     pub colour_mode: ColourMode,
-    /// Whether the surface is shaded by a light over the camera's shoulder (else it shows the
-    /// texture's colours as they are).
+    /// Whether the surface and the points are shaded by Bevy's PBR with the scene's lights,
+    /// shadows, ambient light and environment map, like any [`StandardMaterial`] (else they
+    /// show their colours as they are, as recordings of distortion views may want).
     pub lit: bool,
     /// 0 shows the source square, 1 the sphere, values between morph from one to the other.
     pub morph: f32,
     /// What is shown: points or the surface.
     pub view: SphereView,
+    /// The network to start from, instead of a fresh one (see
+    /// [`NeuralSphere::with_checkpoint`]).
+    pub checkpoint: Option<Handle<SphereCheckpoint>>,
 }
 
 /// How the points and the surface are coloured.
@@ -177,6 +182,7 @@ impl Default for NeuralSphere {
             lit: true,
             morph: 1.0,
             view: SphereView::Grid,
+            checkpoint: None,
         }
     }
 }
@@ -218,6 +224,22 @@ impl NeuralSphere {
     /// How to colour the points and the surface (default [`ColourMode::Texture`]).
     pub fn with_colour(mut self, colour_mode: ColourMode) -> Self {
         self.colour_mode = colour_mode;
+        self
+    }
+
+    /// Starts from a trained network: a [`SphereCheckpoint`] asset, for example
+    /// `asset_server.load("planets/earth.mpk")`. The sphere waits for it to load (a load error
+    /// is its [`TrainingState::error`]) and takes it again when it is hot-reloaded. With
+    /// [`NeuralSphere::paused`] no training thread runs at all: the mapping is evaluated once,
+    /// when the asset arrives, until a `Resume` or `Steps` command.
+    pub fn with_checkpoint(mut self, checkpoint: Handle<SphereCheckpoint>) -> Self {
+        self.checkpoint = Some(checkpoint);
+        self
+    }
+
+    /// Shows the colours as they are, without the scene's lights (default: lit).
+    pub fn unlit(mut self) -> Self {
+        self.lit = false;
         self
     }
 

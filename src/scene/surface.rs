@@ -1,7 +1,8 @@
 //! The surface view: a sphere's grid cells as one triangle mesh, a child of the sphere, whose
 //! vertices the shader places from the same position buffer the points read (through the
 //! sphere's `GlobalTransform`), textured through the grid's UVs at the texture's
-//! full resolution. A cell with a side longer than [`STRETCH_LIMIT_DEG`] on the sphere is torn
+//! full resolution and shaded by Bevy's PBR with the scene's lights and shadows (the material
+//! extends [`StandardMaterial`]). A cell with a side longer than [`STRETCH_LIMIT_DEG`] on the sphere is torn
 //! and not drawn, so a tear shows as a gap; the seam's stitches are drawn where they close it,
 //! by the same rule as [`SphereSurface`]'s.
 //!
@@ -9,8 +10,11 @@
 
 use bevy::asset::RenderAssetUsages;
 use bevy::camera::visibility::NoAutoAabb;
+use bevy::material::OpaqueRendererMethod;
 use bevy::mesh::{Indices, MeshVertexAttribute, MeshVertexBufferLayoutRef, PrimitiveTopology};
-use bevy::pbr::{MaterialPipeline, MaterialPipelineKey};
+use bevy::pbr::{
+    ExtendedMaterial, MaterialExtension, MaterialExtensionKey, MaterialExtensionPipeline,
+};
 use bevy::prelude::*;
 use bevy::render::render_resource::{
     AsBindGroup, Buffer, RenderPipelineDescriptor, ShaderType, SpecializedMeshPipelineError,
@@ -64,40 +68,42 @@ pub struct SphereSurfaceMesh;
 struct SurfaceParams {
     grid: u32,
     colour_mode: u32,
-    lit: u32,
     morph: f32,
     tear: f32,
     stitch_gap: f32,
 }
 
-/// The surface's material. The vertex shader reads each vertex's position from the grid's
-/// position buffer and leaves out torn cells; the fragment shader samples the texture.
+/// The surface's material: Bevy's [`StandardMaterial`] (the sphere's image as its base colour
+/// texture, double-sided) extended with [`SurfaceExtension`]'s vertex stage.
+pub type SurfaceMaterial = ExtendedMaterial<StandardMaterial, SurfaceExtension>;
+
+/// What the surface adds to [`StandardMaterial`]: the vertex stage, for the main pass and the
+/// prepasses (so shadows too), reads each vertex's position from the grid's position buffer
+/// and leaves out torn cells; the fragment stage paints the notebook's colours or a distortion
+/// view instead of the texture where asked, then lights as [`StandardMaterial`] does.
 #[derive(Asset, TypePath, AsBindGroup, Debug, Clone)]
-#[uniform(0, SurfaceParams)]
-pub struct SurfaceMaterial {
+#[uniform(100, SurfaceParams)]
+#[bind_group_data(SurfaceKey)]
+pub struct SurfaceExtension {
     /// Side of the grid.
     pub grid: u32,
     /// The texture, the notebook's colours or a distortion view.
     pub colour_mode: ColourMode,
-    /// Shaded by a light over the camera's shoulder, or the texture's colours as they are.
+    /// Shaded by Bevy's PBR with the scene's lights, or the colours as they are (a pipeline of
+    /// its own, with none of `StandardMaterial`'s lighting).
     pub lit: bool,
     /// 0 lays the sheet out as the square, 1 wraps it onto the sphere.
     pub morph: f32,
-    /// The texture, sampled trilinearly through its mipmaps.
-    #[texture(1)]
-    #[sampler(2)]
-    pub texture: Handle<Image>,
     /// Each grid point's position, three floats a point: the buffer the points read.
-    #[storage(3, read_only, buffer)]
+    #[storage(101, read_only, buffer)]
     pub positions: Buffer,
 }
 
-impl From<&SurfaceMaterial> for SurfaceParams {
-    fn from(material: &SurfaceMaterial) -> Self {
+impl From<&SurfaceExtension> for SurfaceParams {
+    fn from(material: &SurfaceExtension) -> Self {
         Self {
             grid: material.grid,
             colour_mode: material.colour_mode.shader_index(),
-            lit: material.lit.into(),
             morph: material.morph,
             // The chord of the tear angle: the same rule for unit vectors, and cheaper.
             tear: 2.0 * (STRETCH_LIMIT_DEG.to_radians() / 2.0).sin() as f32,
@@ -106,9 +112,22 @@ impl From<&SurfaceMaterial> for SurfaceParams {
     }
 }
 
+/// What the surface's pipeline is specialised on.
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SurfaceKey {
+    lit: bool,
+}
+
+impl From<&SurfaceExtension> for SurfaceKey {
+    fn from(material: &SurfaceExtension) -> Self {
+        Self { lit: material.lit }
+    }
+}
+
 const SHADER_PATH: &str = "embedded://bevy_neural_sphere/scene/shaders/surface.wgsl";
 
-impl Material for SurfaceMaterial {
+impl MaterialExtension for SurfaceExtension {
     fn vertex_shader() -> ShaderRef {
         SHADER_PATH.into()
     }
@@ -117,20 +136,23 @@ impl Material for SurfaceMaterial {
         SHADER_PATH.into()
     }
 
-    fn enable_prepass() -> bool {
-        false
-    }
-
-    fn enable_shadows() -> bool {
-        false
+    fn prepass_vertex_shader() -> ShaderRef {
+        SHADER_PATH.into()
     }
 
     fn specialize(
-        _pipeline: &MaterialPipeline,
+        _pipeline: &MaterialExtensionPipeline,
         descriptor: &mut RenderPipelineDescriptor,
         layout: &MeshVertexBufferLayoutRef,
-        _key: MaterialPipelineKey<Self>,
+        key: MaterialExtensionKey<Self>,
     ) -> Result<(), SpecializedMeshPipelineError> {
+        if key.bind_group_data.lit
+            && let Some(fragment) = descriptor.fragment.as_mut()
+        {
+            fragment.shader_defs.push("SPHERE_LIT".into());
+        }
+        // The same four attributes in every pass: the sheet's vertices have no normals (the
+        // shader takes them from the positions).
         descriptor.vertex.buffers = vec![layout.0.get_layout(&[
             Mesh::ATTRIBUTE_POSITION.at_shader_location(0),
             Mesh::ATTRIBUTE_UV_0.at_shader_location(1),
@@ -140,6 +162,35 @@ impl Material for SurfaceMaterial {
         // Both sides of the sheet: an open sphere shows its inside.
         descriptor.primitive.cull_mode = None;
         Ok(())
+    }
+}
+
+/// The surface's perceptual roughness: matt, with a broad highlight.
+const ROUGHNESS: f32 = 0.8;
+
+/// The surface's material for a sphere's settings, texture and positions.
+fn surface_material(
+    settings: &NeuralSphere,
+    grid: u32,
+    texture: Handle<Image>,
+    positions: Buffer,
+) -> SurfaceMaterial {
+    ExtendedMaterial {
+        base: StandardMaterial {
+            base_color_texture: Some(texture),
+            perceptual_roughness: ROUGHNESS,
+            double_sided: true,
+            cull_mode: None,
+            opaque_render_method: OpaqueRendererMethod::Forward,
+            ..default()
+        },
+        extension: SurfaceExtension {
+            grid,
+            colour_mode: settings.colour_mode,
+            lit: settings.lit,
+            morph: settings.morph.clamp(0.0, 1.0),
+            positions,
+        },
     }
 }
 
@@ -169,14 +220,12 @@ pub(crate) fn setup_surface(
 ) {
     for (sphere, settings, image, mapping, points) in &spheres {
         let mesh = meshes.add(sheet_mesh(mapping.grid));
-        let material = materials.add(SurfaceMaterial {
-            grid: mapping.grid,
-            colour_mode: settings.colour_mode,
-            lit: settings.lit,
-            morph: settings.morph.clamp(0.0, 1.0),
-            texture: image.0.clone(),
-            positions: points.grid.buffers.positions.clone(),
-        });
+        let material = materials.add(surface_material(
+            settings,
+            mapping.grid,
+            image.0.clone(),
+            points.grid.buffers.positions.clone(),
+        ));
         let entity = commands
             .spawn((
                 SphereSurfaceMesh,
@@ -223,14 +272,20 @@ pub(crate) fn sync_surface(
         let Some(material) = materials.get(&assets.material) else {
             continue;
         };
-        let positions = &points.grid.buffers.positions;
-        let regrid = material.grid != mapping.grid;
+        let wanted = surface_material(
+            settings,
+            mapping.grid,
+            image.0.clone(),
+            points.grid.buffers.positions.clone(),
+        );
+        let (now, next) = (&material.extension, &wanted.extension);
+        let regrid = now.grid != next.grid;
         let changed = regrid
-            || material.colour_mode != settings.colour_mode
-            || material.lit != settings.lit
-            || material.morph != settings.morph.clamp(0.0, 1.0)
-            || material.texture != image.0
-            || material.positions.id() != positions.id();
+            || now.colour_mode != next.colour_mode
+            || now.lit != next.lit
+            || now.morph != next.morph
+            || now.positions.id() != next.positions.id()
+            || material.base.base_color_texture != wanted.base.base_color_texture;
         if !changed {
             continue;
         }
@@ -240,12 +295,8 @@ pub(crate) fn sync_surface(
                 .expect("the surface holds a strong handle to its mesh");
         }
         if let Some(mut material) = materials.get_mut(&assets.material) {
-            material.grid = mapping.grid;
-            material.colour_mode = settings.colour_mode;
-            material.lit = settings.lit;
-            material.morph = settings.morph.clamp(0.0, 1.0);
-            material.texture = image.0.clone();
-            material.positions = positions.clone();
+            material.extension = wanted.extension;
+            material.base.base_color_texture = wanted.base.base_color_texture;
         }
     }
 }

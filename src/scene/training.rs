@@ -14,6 +14,7 @@ use wgpu::AdapterInfo;
 
 #[cfg(target_arch = "wasm32")]
 use super::browser_adapter::BrowserAdapter;
+use super::outcome::{Outcome, SphereOutcome};
 use super::output_file::write_output;
 use super::points::{PointWriter, SpherePoints};
 use super::positions::SphereMapping;
@@ -61,20 +62,51 @@ pub struct TrainingState {
     /// What the current network trains with: the sphere's [`NeuralSphere::train`] when it
     /// started, a loaded checkpoint's, the learning rate a recovery lowered.
     pub config: TrainConfig,
+    /// Outcomes to announce as [`SphereOutcome`] events at the end of the frame.
+    outcomes: Vec<Outcome>,
 }
 
 impl TrainingState {
-    /// Shows a command's outcome.
+    /// Shows a notice, and no error.
+    pub(crate) fn notify(&mut self, notice: String) {
+        self.notice = Some(notice);
+        self.error = None;
+    }
+
+    /// Shows a success, and announces it.
+    pub(crate) fn succeeded(&mut self, notice: String, outcome: Outcome) {
+        self.notify(notice);
+        self.outcomes.push(outcome);
+    }
+
+    /// Shows a failure, and announces it.
+    pub(crate) fn failed(&mut self, error: impl ToString) {
+        let error = error.to_string();
+        self.notice = None;
+        self.error = Some(error.clone());
+        self.outcomes.push(Outcome::Failed(error));
+    }
+
+    /// Shows a command's notice or failure.
     pub(crate) fn report(&mut self, outcome: Result<String, Error>) {
         match outcome {
-            Ok(notice) => {
-                self.notice = Some(notice);
-                self.error = None;
-            }
-            Err(e) => {
-                self.notice = None;
-                self.error = Some(e.to_string());
-            }
+            Ok(notice) => self.notify(notice),
+            Err(e) => self.failed(e),
+        }
+    }
+}
+
+/// Triggers each sphere's outcomes of the frame as [`SphereOutcome`]s on its entity.
+pub(crate) fn announce_outcomes(
+    mut commands: Commands,
+    mut spheres: Query<(Entity, &mut TrainingState)>,
+) {
+    for (entity, mut state) in &mut spheres {
+        if state.outcomes.is_empty() {
+            continue;
+        }
+        for outcome in state.outcomes.drain(..) {
+            commands.trigger(SphereOutcome { entity, outcome });
         }
     }
 }
@@ -94,6 +126,11 @@ pub(crate) struct SphereTrainer {
     speed: SpeedMeter,
     /// A recording holds the sphere still: no training while set, whatever the settings say.
     pub held: bool,
+    /// The sphere waits for its checkpoint, or rests on it (paused): no thread starts until a
+    /// command asks for one.
+    pub wait: bool,
+    /// The checkpoint the thread starts from: sent first when it starts.
+    start_from: Option<Request>,
 }
 
 /// Settings the training thread has been sent.
@@ -132,17 +169,38 @@ impl SphereTrainer {
         self.worker.is_some() && self.requested == Some(backend)
     }
 
+    /// Whether the thread could not start or stopped (until a reset starts it again).
+    pub fn stopped(&self) -> bool {
+        self.failed
+    }
+
     /// Whether the thread trains on `kind`.
     pub fn trains_on(&self, kind: BackendKind) -> bool {
         self.kind == Some(kind)
     }
 
-    /// Ends the training thread; the next frame starts a new one from the settings.
+    /// Ends the training thread; the next frame starts a new one from the settings (and a
+    /// fresh network).
     pub fn restart(&mut self) {
         self.worker = None;
         self.requested = None;
         self.kind = None;
         self.failed = false;
+        self.start_from = None;
+    }
+
+    /// Replaces the network with a checkpoint's: at once where the thread runs, else first
+    /// thing when it starts.
+    pub fn start_from(&mut self, load: Request) {
+        match &self.worker {
+            Some(worker) => worker.send(load),
+            None => self.start_from = Some(load),
+        }
+    }
+
+    /// Whether no thread runs nor is asked for: paused, and no command waits for one.
+    pub fn dormant(&self, settings: &NeuralSphere) -> bool {
+        self.worker.is_none() && settings.paused && self.queued.is_empty()
     }
 }
 
@@ -198,7 +256,8 @@ pub(crate) fn start_workers(
         described => described.flatten(),
     };
     for (settings, mut trainer, mut state, mapping, sphere_points) in &mut spheres {
-        if trainer.worker.is_some() || trainer.failed {
+        if trainer.worker.is_some() || trainer.failed || (trainer.wait && trainer.queued.is_empty())
+        {
             continue;
         }
         let target = || points.gpu_target(sphere_points);
@@ -231,7 +290,7 @@ impl SphereTrainer {
         let choice = match settings.backend.choose(adapter) {
             Ok(choice) => choice,
             Err(e) => {
-                state.error = Some(e.to_string());
+                state.failed(e);
                 self.failed = true;
                 return false;
             }
@@ -241,7 +300,7 @@ impl SphereTrainer {
             (_, None) => return true,
             (_, Some(BurnWgpuDevice(Ok(device)))) => TrainingDevice::Wgpu(device.clone()),
             (_, Some(BurnWgpuDevice(Err(e)))) => {
-                state.error = Some(Error::Gpu(e.clone()).to_string());
+                state.failed(Error::Gpu(e.clone()));
                 self.failed = true;
                 return false;
             }
@@ -262,6 +321,10 @@ impl SphereTrainer {
                 worker.send(Request::ShowBatch(
                     settings.view == SphereView::TrainingBatch,
                 ));
+                self.start_from
+                    .take()
+                    .into_iter()
+                    .for_each(|r| worker.send(r));
                 std::mem::take(&mut self.queued)
                     .into_iter()
                     .for_each(|r| worker.send(r));
@@ -275,7 +338,7 @@ impl SphereTrainer {
                 self.worker = Some(worker);
             }
             Err(e) => {
-                state.error = Some(e.to_string());
+                state.failed(e);
                 self.failed = true;
             }
         }
@@ -399,7 +462,11 @@ fn collect(
                 state.trained_with = match &loaded {
                     Some(path) => {
                         let from = format!("{} ({steps} steps)", path.display());
-                        state.report(Ok(format!("loaded {from}")));
+                        let loaded = Outcome::Loaded {
+                            from: path.clone(),
+                            steps,
+                        };
+                        state.succeeded(format!("loaded {from}"), loaded);
                         format!("{from}: {}", config.summary())
                     }
                     None => config.summary(),
@@ -452,14 +519,17 @@ fn collect(
                         reason,
                     })
                     .and_then(|bytes| write_output(&path, &bytes));
-                state.report(written.map(|at| format!("saved {at}")));
+                match written {
+                    Ok(at) => state.succeeded(format!("saved {at}"), Outcome::Saved(at)),
+                    Err(e) => state.failed(e),
+                }
             }
             Report::Done(outcome) => state.report(outcome),
         }
     }
     state.steps_per_second = trainer.speed.record(state.steps);
     if let Some(why) = stopped {
-        state.error = Some(why);
+        state.failed(why);
         trainer.worker = None;
         trainer.failed = true;
     }

@@ -500,7 +500,7 @@ fn progress(ui: &mut egui::Ui, state: &TrainingState, settings: &NeuralSphere, t
                 "preparing GPU kernels (compiled once; burn's op path also tunes them)...",
             );
         }
-        TrainingPhase::Training | TrainingPhase::Paused => {}
+        TrainingPhase::Training | TrainingPhase::Paused | TrainingPhase::Evaluated => {}
     }
     let positions = match state.positions_on_gpu {
         true => "positions stay on the GPU",

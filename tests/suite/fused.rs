@@ -163,14 +163,20 @@ fn checkpoints_move_between_the_fused_step_and_the_cpu() {
     let mut fused = Trainer::new(Preset::Closed.config(), &gpu()).unwrap();
     fused.train(20).unwrap();
     let on_cpu = Trainer::resume(fused.checkpoint(), &TrainingDevice::Cpu).unwrap();
-    assert!(close(&fused.eval(&points), &on_cpu.eval(&points)));
+    assert!(close(
+        &fused.eval(&points).unwrap(),
+        &on_cpu.eval(&points).unwrap()
+    ));
 
     let mut cpu = Trainer::new(Preset::Closed.config(), &TrainingDevice::Cpu).unwrap();
     cpu.train(20).unwrap();
     let on_gpu = Trainer::resume(cpu.checkpoint(), &gpu()).unwrap();
     assert_eq!(on_gpu.op_path(), None);
     assert_eq!(on_gpu.steps_done(), 20);
-    assert!(close(&cpu.eval(&points), &on_gpu.eval(&points)));
+    assert!(close(
+        &cpu.eval(&points).unwrap(),
+        &on_gpu.eval(&points).unwrap()
+    ));
 }
 
 #[test]
@@ -179,7 +185,7 @@ fn the_closed_preset_closes_on_the_fused_step() {
     let grid = grid_points(100);
     let closed = (0..15).any(|_| {
         trainer.train(100).unwrap();
-        let mapped = trainer.eval(&grid);
+        let mapped = trainer.eval(&grid).unwrap();
         sphere_metrics(&mapped).is_closed() && grid_metrics(100, &mapped).is_clean()
     });
     assert!(closed, "not closed after 1,500 fused steps");
@@ -201,6 +207,6 @@ fn a_fused_run_that_goes_non_finite_goes_back_on_the_gpu_and_carries_on() {
     );
     assert!(parameters(&fused.network()).iter().all(|p| p.is_finite()));
     assert!(parameters(&fused.shown()).iter().all(|p| p.is_finite()));
-    let mapped = fused.eval(&grid_points(20));
+    let mapped = fused.eval(&grid_points(20)).unwrap();
     assert!(mapped.iter().flatten().all(|c| c.is_finite()));
 }

@@ -40,7 +40,7 @@ fn trains_a_few_steps_on_wgpu() {
         (gpu_loss - cpu_loss).abs() <= 1e-3 * cpu_loss,
         "wgpu {gpu_loss}, cpu {cpu_loss}"
     );
-    for v in trainer.eval(&grid_points(10)) {
+    for v in trainer.eval(&grid_points(10)).unwrap() {
         let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-4);
     }
@@ -92,7 +92,12 @@ fn the_mapping_is_copied_into_a_buffer_on_the_gpu() {
     trainer.eval_into(&points, &target).unwrap();
 
     let copied = read_buffer(&setup, &buffer);
-    let expected: Vec<f32> = trainer.eval(&points).into_iter().flatten().collect();
+    let expected: Vec<f32> = trainer
+        .eval(&points)
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .collect();
     assert_eq!(copied.len(), expected.len() + 16);
     for (i, (a, b)) in copied.iter().zip(&expected).enumerate() {
         assert!((a - b).abs() < 1e-5, "value {i}: copied {a}, evaluated {b}");

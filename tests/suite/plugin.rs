@@ -5,13 +5,14 @@ use std::time::Duration;
 use bevy::mesh::MeshTag;
 use bevy::prelude::*;
 use bevy_neural_sphere::{
-    BackendKind, Checkpoint, NeuralSphere, SphereCommand, SpherePoint, SphereView, TrainConfig,
-    Trainer, TrainingDevice, TrainingPhase,
+    BackendKind, Checkpoint, NeuralSphere, Outcome, SphereCommand, SphereOutcome, SpherePoint,
+    SphereView, TrainConfig, Trainer, TrainingDevice, TrainingPhase,
 };
 use burn::module::Module;
 
 use crate::app::{
-    mapping, send, settings, settings_of, sphere_app, state, steps, train_exactly, update_until,
+    mapping, send, settings, settings_of, sphere_app, state, steps, the_sphere, train_exactly,
+    update_until,
 };
 use crate::trainer::Fill;
 
@@ -171,6 +172,13 @@ fn checkpoints_and_exports_from_the_running_app() {
     let dir = std::env::temp_dir().join(format!("neural-sphere-plugin-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut app = sphere_app(cpu_sphere(10).paused(), ());
+    // Each outcome is also an event on the sphere, typed.
+    let outcomes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = outcomes.clone();
+    let sphere = the_sphere(&app);
+    app.world_mut()
+        .entity_mut(sphere)
+        .observe(move |event: On<SphereOutcome>| sink.lock().unwrap().push(event.outcome.clone()));
     train_exactly(&mut app, 20);
     let saved_mapping = mapping(&app).mapped.clone();
     let notice = |app: &App| state(app).notice.clone().unwrap_or_default();
@@ -270,7 +278,42 @@ fn checkpoints_and_exports_from_the_running_app() {
     update_until(&mut app, "the contents' mapping", |app| {
         mapping(app).mapped == saved_mapping
     });
+
+    let names: Vec<String> = (outcomes.lock().unwrap().iter())
+        .map(|outcome| match outcome {
+            Outcome::Saved(at) => format!("saved {}", file_name(at)),
+            Outcome::Exported(at) => format!("exported {}", file_name(at)),
+            Outcome::Loaded { from, steps } => format!("loaded {} {steps}", from.display()),
+            Outcome::Failed(why) => {
+                let bad = ["grid.txt", "corrupt.mpk", "missing.mpk", "dropped.mpk"];
+                let named = bad.iter().find(|bad| why.contains(*bad));
+                format!("failed {}", named.unwrap_or(&why.as_str()))
+            }
+        })
+        .collect();
+    let net = dir.join("net.mpk");
+    let expected = [
+        "saved net.mpk".to_string(),
+        "exported grid.ply".into(),
+        "exported grid.csv".into(),
+        "exported grid.glb".into(),
+        "failed grid.txt".into(),
+        "failed corrupt.mpk".into(),
+        "failed missing.mpk".into(),
+        format!("loaded {} 20", net.display()),
+        "failed dropped.mpk".into(),
+        "loaded page.mpk 20".into(),
+    ];
+    assert_eq!(names, expected);
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn file_name(at: &str) -> String {
+    std::path::Path::new(at)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[test]

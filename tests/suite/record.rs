@@ -15,7 +15,8 @@ const SIDE: u32 = 96;
 const FRAMES: u32 = 12;
 
 /// A closed sphere of large points coloured by the built-in UV grid (a different colour at
-/// every (u, v)), paused after exactly 1500 steps: the same net on every machine.
+/// every (u, v)) as it is (unlit: the scene has no light), paused after exactly 1500 steps:
+/// the same net on every machine.
 fn recording_app() -> App {
     let sphere = NeuralSphere {
         point_radius: 0.06,
@@ -24,6 +25,7 @@ fn recording_app() -> App {
             .with_train_config(Preset::Closed.config())
             .with_grid(40)
             .paused()
+            .unlit()
     };
     let mut app = sphere_app(sphere, ());
     train_exactly(&mut app, 1500);

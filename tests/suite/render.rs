@@ -99,11 +99,12 @@ pub fn from_centre(i: usize) -> (f32, f32) {
 pub const PIXELS_PER_UNIT: f32 = SIDE as f32 / VIEW_HEIGHT;
 
 /// An app looking at the points straight on through an orthographic camera, the points
-/// coloured with the quadrant texture, paused; and the image it renders to.
+/// coloured with the quadrant texture as it is (unlit: the scene has no light), paused; and
+/// the image it renders to.
 pub fn quadrant_app(sphere: NeuralSphere) -> (App, Handle<Image>) {
     let sphere = NeuralSphere {
         point_radius: POINT_RADIUS,
-        ..sphere.paused()
+        ..sphere.paused().unlit()
     };
     let mut app = sphere_app(sphere, ());
     let texture = app

@@ -28,12 +28,13 @@ fn cpu_sphere(grid: u32) -> NeuralSphere {
 }
 
 /// A flat sphere: paused, laid out as the square (morph 0), so that where it is drawn follows
-/// from its transform alone: the square [-1, 1]² grown by the point radius.
+/// from its transform alone: the square [-1, 1]² grown by the point radius; in its texture's
+/// colours as they are (the scene has no light).
 fn flat_sphere() -> NeuralSphere {
     NeuralSphere {
         morph: 0.0,
         point_radius: POINT_RADIUS,
-        ..cpu_sphere(16).paused()
+        ..cpu_sphere(16).paused().unlit()
     }
 }
 

@@ -118,7 +118,7 @@ fn checkpoints_round_trip() {
     let points = grid_points(25);
     assert_eq!(
         bevy_neural_sphere::eval(&loaded.model, &points, &device),
-        t.eval(&points)
+        t.eval(&points).unwrap()
     );
 
     // A corrupt file and a missing one are errors, not panics.
@@ -252,7 +252,7 @@ fn a_resumed_network_carries_on_its_schedule() {
     .unwrap();
     assert_eq!(resumed.steps_done(), 1000);
     let points = grid_points(10);
-    assert_eq!(resumed.eval(&points), t.eval(&points));
+    assert_eq!(resumed.eval(&points).unwrap(), t.eval(&points).unwrap());
     let next = resumed.train(1).unwrap()[0];
     assert_eq!(next.step, 1000);
     assert!((next.lr - 0.04).abs() < 1e-12, "lr {}", next.lr);
@@ -280,11 +280,11 @@ fn looking_at_the_training_batch_does_not_change_training() {
     plain.train(10).unwrap();
     let batch = looked.last_batch().to_vec();
     assert_eq!(batch.len(), 1000);
-    let first = looked.map_with_dropout(&batch);
-    let second = looked.map_with_dropout(&batch);
+    let first = looked.map_with_dropout(&batch).unwrap();
+    let second = looked.map_with_dropout(&batch).unwrap();
     assert_eq!(first.len(), 1000);
     assert_ne!(first, second, "fresh dropout masks each time");
-    assert_ne!(first, looked.eval(&batch), "dropout is on");
+    assert_ne!(first, looked.eval(&batch).unwrap(), "dropout is on");
     assert_eq!(
         losses(&looked.train(10).unwrap()),
         losses(&plain.train(10).unwrap())
@@ -297,7 +297,7 @@ fn the_closed_preset_closes_within_1200_steps_and_stays_closed() {
     let mut t = trainer(Preset::Closed.config());
     t.train(1200).unwrap();
     for _ in 0..10 {
-        let mapped = t.eval(&grid);
+        let mapped = t.eval(&grid).unwrap();
         let (sphere, sheet) = (sphere_metrics(&mapped), grid_metrics(100, &mapped));
         assert!(
             sphere.is_closed() && sheet.is_clean(),
@@ -381,7 +381,7 @@ fn a_run_that_goes_non_finite_goes_back_and_carries_on() {
     }
     assert_eq!(t.config().lr, lr);
     assert!(parameters(&t.network()).iter().all(|p| p.is_finite()));
-    let mapped = t.eval(&grid_points(20));
+    let mapped = t.eval(&grid_points(20)).unwrap();
     assert!(mapped.iter().flatten().all(|c| c.is_finite()));
 }
 

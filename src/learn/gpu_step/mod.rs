@@ -141,12 +141,8 @@ impl FusedNetwork {
         }
     }
 
-    /// Maps points of the plane through the shown network (no dropout), on the host.
-    pub(crate) fn eval(&self, points: &[[f32; 2]]) -> Vec<[f32; 3]> {
-        block_on(self.eval_later(points)).expect("reading from the GPU failed")
-    }
-
-    /// [`FusedNetwork::eval`], read back without waiting.
+    /// Maps points of the plane through the shown network (no dropout), read back to the host
+    /// without waiting.
     pub(crate) fn eval_later(&self, points: &[[f32; 2]]) -> DeviceRead<Vec<[f32; 3]>> {
         if points.is_empty() {
             return ready(Vec::new());

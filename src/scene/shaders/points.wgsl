@@ -1,12 +1,18 @@
 // Draws each point as a camera-facing triangle cut to a disc and shaded like a small sphere.
 // The point's `MeshTag` indexes the storage buffers: its source (u, v) and where the network
 // maps it, in the sphere's own space, which the entity's transform (its sphere's) places in the
-// world.
+// world. Lit, each point takes the light the scene's directional and ambient lights give the
+// sphere's surface where it lies (Bevy's whole PBR for every pixel of every point costs a
+// software rasteriser five times the frame).
 
 #import bevy_pbr::{
     mesh_functions,
     view_transformations::{position_view_to_clip, position_world_to_view},
 }
+// Lit: `PointMaterial::specialize` sets it, so that unlit points run none of the lighting.
+#ifdef SPHERE_LIT
+#import bevy_pbr::mesh_view_bindings::{lights, view}
+#endif
 #import bevy_neural_sphere::colours::{colour_cell, distortion_colour, notebook_colour}
 
 struct PointParams {
@@ -42,11 +48,32 @@ struct VertexOutput {
     @location(0) color: vec4<f32>,
     // Where on the point's disc this is: inside the unit circle.
     @location(1) disc: vec2<f32>,
+#ifdef SPHERE_LIT
+    // The sphere's normal where the point lies, in world space.
+    @location(2) @interpolate(flat) normal: vec3<f32>,
+#endif
 };
 
 fn mapped(point: u32) -> vec3<f32> {
     return vec3(positions[3u * point], positions[3u * point + 1u], positions[3u * point + 2u]);
 }
+
+#ifdef SPHERE_LIT
+const PI: f32 = 3.141592653589793;
+
+// The light the scene's directional and ambient lights give a matt surface facing `normal`
+// (world space), in Bevy's units and through the camera's exposure: what `StandardMaterial`'s
+// diffuse term gives, without its highlights, point and spot lights or shadows.
+fn diffuse_light(normal: vec3<f32>) -> vec3<f32> {
+    var light = lights.ambient_color.rgb;
+    for (var i = 0u; i < lights.n_directional_lights; i++) {
+        let directional = lights.directional_lights[i];
+        let facing = max(dot(normal, directional.direction_to_light), 0.0);
+        light += directional.color.rgb * facing / PI;
+    }
+    return light * view.exposure;
+}
+#endif
 
 @vertex
 fn vertex(vertex: Vertex) -> VertexOutput {
@@ -64,8 +91,8 @@ fn vertex(vertex: Vertex) -> VertexOutput {
         max(length(world_from_local[1].xyz), length(world_from_local[2].xyz)),
     );
     let radius = params.radius * scale;
-    let view = position_world_to_view(centre) + vec3(vertex.position.xy * radius, 0.0);
-    out.clip_position = position_view_to_clip(view);
+    let corner = position_world_to_view(centre) + vec3(vertex.position.xy * radius, 0.0);
+    out.clip_position = position_view_to_clip(corner);
     out.disc = vertex.position.xy;
 
     let texel = uv + 0.5;
@@ -83,6 +110,12 @@ fn vertex(vertex: Vertex) -> VertexOutput {
         // cell's mean colour.
         out.color = textureSampleLevel(texture, texture_sampler, texel, params.texture_lod);
     }
+#ifdef SPHERE_LIT
+    out.normal = mesh_functions::mesh_normal_local_to_world(
+        mix(vec3(0.0, 0.0, 1.0), mapped(tag), params.morph),
+        vertex.instance_index,
+    );
+#endif
     return out;
 }
 
@@ -97,5 +130,9 @@ fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
     let normal = vec3(in.disc, sqrt(1.0 - r2));
     let light = normalize(vec3(-0.3, 0.4, 1.0));
     let shade = mix(0.85, 1.0, max(dot(normal, light), 0.0));
-    return vec4(in.color.rgb * shade, 1.0);
+    var colour = in.color.rgb * shade;
+#ifdef SPHERE_LIT
+    colour *= diffuse_light(normalize(in.normal));
+#endif
+    return vec4(colour, 1.0);
 }
