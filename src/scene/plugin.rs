@@ -38,13 +38,12 @@ pub struct NeuralSpherePlugin;
 #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
 pub enum NeuralSphereSystems {
     /// Gives new spheres their points and surface, makes mipmaps for images that arrived,
-    /// applies each sphere's [`SphereCommand`]s and hands it its checkpoint when that arrives. A sphere spawned before this set is drawn
-    /// from this frame on.
+    /// applies each sphere's [`SphereCommand`]s and hands it its checkpoint when that arrives.
+    /// A sphere spawned before this set is drawn from this frame on.
     Commands,
     /// Starts each sphere's training thread, forwards its settings and collects what it
     /// reports: steps, losses and the network's positions (or a paused checkpoint's, evaluated
-    /// once). In a browser it also trains, within
-    /// the frame.
+    /// once). In a browser it also trains, within the frame.
     Train,
     /// Updates the points' and the surfaces' materials and visibility, writes exports,
     /// measures the mappings and triggers the frame's [`SphereOutcome`](crate::SphereOutcome)s.

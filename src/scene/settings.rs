@@ -70,9 +70,10 @@ pub struct NeuralSphere {
     pub point_radius: f32,
     /// How the points and the surface are coloured.
     pub colour_mode: ColourMode,
-    /// Whether the surface and the points are shaded by Bevy's PBR with the scene's lights,
-    /// shadows, ambient light and environment map, like any [`StandardMaterial`] (else they
-    /// show their colours as they are, as recordings of distortion views may want).
+    /// Whether the scene's lights shade the sphere: the surface by Bevy's PBR with its lights,
+    /// shadows, ambient light and environment map, like any [`StandardMaterial`]; the points by
+    /// its directional and ambient lights. Else both show their colours as they are, as
+    /// recordings of distortion views may want.
     pub lit: bool,
     /// 0 shows the source square, 1 the sphere, values between morph from one to the other.
     pub morph: f32,
