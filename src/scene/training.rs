@@ -131,6 +131,9 @@ pub(crate) struct SphereTrainer {
     pub wait: bool,
     /// The checkpoint the thread starts from: sent first when it starts.
     start_from: Option<Request>,
+    /// The thread's latest word was an error (a thread that stops right after one stopped for
+    /// it).
+    last_failed: bool,
 }
 
 /// Settings the training thread has been sent.
@@ -187,6 +190,7 @@ impl SphereTrainer {
         self.kind = None;
         self.failed = false;
         self.start_from = None;
+        self.last_failed = false;
     }
 
     /// Replaces the network with a checkpoint's: at once where the thread runs, else first
@@ -524,12 +528,18 @@ fn collect(
                     Err(e) => state.failed(e),
                 }
             }
-            Report::Done(outcome) => state.report(outcome),
+            Report::Done(outcome) => {
+                trainer.last_failed = outcome.is_err();
+                state.report(outcome);
+            }
         }
     }
     state.steps_per_second = trainer.speed.record(state.steps);
     if let Some(why) = stopped {
-        state.failed(why);
+        // A thread that could not start said why just before it stopped: that is the error.
+        if !trainer.last_failed {
+            state.failed(why);
+        }
         trainer.worker = None;
         trainer.failed = true;
     }

@@ -9,7 +9,9 @@ use bevy_neural_sphere::{
     grid_points, point_colour, uv_test_grid,
 };
 
-use crate::app::{send, settings_of, sphere_app, steps, the_sphere, train_exactly, update_until};
+use crate::app::{
+    send, settings_of, sphere_app, state, steps, the_sphere, train_exactly, update_until,
+};
 
 const SIDE: u32 = 96;
 const FRAMES: u32 = 12;
@@ -270,6 +272,29 @@ fn training_waits_for_a_recording_to_end() {
     assert!(!settings_of(&app).paused);
     assert_eq!(settings_of(&app).grid, 20);
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn recording_a_sphere_whose_training_stopped_fails_at_once_with_its_error() {
+    let dir = std::env::temp_dir().join(format!("neural-sphere-stopped-{}", std::process::id()));
+    // A batch the trainer refuses: the training thread cannot start.
+    let mut config = Preset::Seed.config();
+    config.batch = 3;
+    let sphere = NeuralSphere::default()
+        .with_backend(BackendKind::Cpu)
+        .with_train_config(config);
+    let mut app = sphere_app(sphere, ());
+    update_until(&mut app, "the training error", |app| {
+        state(app).error.is_some()
+    });
+    let error = state(&app).error.clone().unwrap();
+    assert!(error.contains("batch 3"), "{error}");
+    let status = record(&mut app, spec(&dir.join("orbit.gif")));
+    assert!(
+        matches!(&status, RecordingStatus::Failed(e)
+            if e.contains("cannot be recorded") && e.ends_with(&error)),
+        "{status:?} ({error})"
+    );
 }
 
 #[test]
