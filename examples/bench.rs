@@ -16,8 +16,11 @@ use std::process::Command;
 use std::time::Instant;
 
 use bevy_neural_sphere::{
-    BackendKind, Preset, TrainConfig, Trainer, TrainingDevice, grid_metrics, grid_points,
-    sphere_metrics, training_device, wgpu_device,
+    BackendKind, Preset, TrainConfig,
+    learn::{
+        Trainer, TrainingDevice, grid_metrics, grid_points, sphere_metrics, training_device,
+        wgpu_device,
+    },
 };
 use clap::Parser;
 use cubecl::config::profiling::ProfilingLogLevel;

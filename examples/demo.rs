@@ -111,7 +111,8 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> Result<(), Error> {
     let started = Instant::now();
     #[cfg(not(target_arch = "wasm32"))]
-    let software = bevy_neural_sphere::render_adapter()?.device_type == wgpu::DeviceType::Cpu;
+    let software =
+        bevy_neural_sphere::learn::render_adapter()?.device_type == wgpu::DeviceType::Cpu;
     #[cfg(target_arch = "wasm32")]
     let software = false;
     let mut library = bundled_images();

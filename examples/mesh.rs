@@ -10,7 +10,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use bevy::prelude::*;
-use bevy_neural_sphere::{Error, Preset, SphereSurface, Trainer, TrainingDevice, grid_points};
+use bevy_neural_sphere::{
+    Error, Preset,
+    learn::{SphereSurface, Trainer, TrainingDevice, grid_points},
+};
 
 /// Training steps when no checkpoint is given: the closed preset covers the sphere by then.
 const STEPS: usize = 2_000;

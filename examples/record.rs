@@ -21,9 +21,10 @@ use bevy::prelude::*;
 use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 use bevy_neural_sphere::{
-    BackendKind, Checkpoint, ColourMode, Error, ImageFit, NeuralSphere, NeuralSpherePlugin,
-    OrbitSpec, Preset, RecordOrbit, RecordingStatus, SphereCommand, SphereImage, SphereView,
-    Trainer, TrainingDevice, TrainingState, load_image_file, render_adapter, training_device,
+    BackendKind, ColourMode, Error, ImageFit, NeuralSphere, NeuralSpherePlugin, OrbitSpec, Preset,
+    RecordOrbit, RecordingStatus, SphereCommand, SphereImage, SphereView, TrainingState,
+    learn::{Checkpoint, Trainer, TrainingDevice, render_adapter, training_device},
+    load_image_file,
 };
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};

@@ -14,10 +14,13 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use bevy_neural_sphere::{
-    Activation, BackendKind, DistortionScale, Error, InputEncoding, Objective, Preset,
-    SphereNetConfig, SphereSurface, StepStats, SurfacePaint, Trainer, grid_metrics, grid_points,
-    notebook_colour, sphere_metrics, training_device, write_cells_csv, write_glb, write_grid_csv,
-    write_loss_csv, write_ply,
+    BackendKind, Error, Preset,
+    learn::{
+        Activation, DistortionScale, InputEncoding, Objective, SphereNetConfig, SphereSurface,
+        StepStats, SurfacePaint, Trainer, grid_metrics, grid_points, notebook_colour,
+        sphere_metrics, training_device, write_cells_csv, write_glb, write_grid_csv,
+        write_loss_csv, write_ply,
+    },
 };
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -161,7 +164,7 @@ fn train(args: &Args, mut trainer: Trainer) -> Result<(), Error> {
     while history.len() < args.steps {
         let recovered = trainer.recoveries().len();
         let pending = trainer.train_deferred((args.steps - history.len()).min(100));
-        let chunk = trainer.collect(pending);
+        let chunk = trainer.collect(pending)?;
         for recovery in &trainer.recoveries()[recovered..] {
             bar.suspend(|| println!("{recovery}"));
         }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use bevy::prelude::*;
 use bevy_neural_sphere::{
-    CHECKPOINT_EXTENSION, ImageLibrary, SelectedSphere, SphereCommand, TrainingState,
+    ImageLibrary, SelectedSphere, SphereCommand, TrainingState, learn::CHECKPOINT_EXTENSION,
 };
 use wasm_bindgen::prelude::wasm_bindgen;
 

@@ -1,7 +1,7 @@
 //! Any bytes given to `Checkpoint::load` give a checkpoint or an error, never a panic.
 #![no_main]
 
-use bevy_neural_sphere::Checkpoint;
+use bevy_neural_sphere::learn::Checkpoint;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|bytes: &[u8]| {

@@ -2,7 +2,10 @@
 //! the crate's size limits.
 #![no_main]
 
-use bevy_neural_sphere::{ImageFit, MAX_TEXTURE_SIDE, read_image_file};
+use bevy_neural_sphere::{
+    ImageFit,
+    learn::{MAX_TEXTURE_SIDE, read_image_file},
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|bytes: &[u8]| {

@@ -32,8 +32,8 @@ pub struct Checkpoint {
     pub config: TrainConfig,
     /// Steps the network was trained for.
     pub steps: usize,
-    /// The network, on the CPU; [`Trainer::resume`](crate::Trainer::resume) moves it to the
-    /// device that trains it, and [`eval`](crate::eval) maps points through it.
+    /// The network, on the CPU; [`Trainer::resume`](crate::learn::Trainer::resume) moves it to the
+    /// device that trains it, and [`eval`](crate::learn::eval) maps points through it.
     pub model: SphereNet<HostBackend>,
 }
 

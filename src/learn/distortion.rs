@@ -25,8 +25,8 @@ pub struct CellDistortion {
 }
 
 /// The distortion of each cell of a `grid × grid` lattice mapped to `mapped` (row-major, as
-/// [`grid_points`](crate::grid_points)): `(grid - 1)²` cells, row-major by their first corner.
-/// Points that have no direction (not finite, or at the origin) make their cells NaN.
+/// [`grid_points`](super::grid::grid_points)): `(grid - 1)²` cells, row-major by their first
+/// corner. Points that have no direction (not finite, or at the origin) make their cells NaN.
 ///
 /// # Panics
 /// If `mapped` does not hold `grid²` points.

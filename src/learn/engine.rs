@@ -77,8 +77,9 @@ impl PendingSteps {
         self.done.is_some() || self.read.is_none()
     }
 
-    /// Waits for the losses and returns what each step did.
-    fn wait(self) -> Vec<StepStats> {
+    /// Waits for the losses and returns what each step did, or why they could not be read (a
+    /// lost device).
+    fn wait(self) -> Result<Vec<StepStats>, Error> {
         let Self {
             mut stats,
             read,
@@ -88,13 +89,12 @@ impl PendingSteps {
         let values = match (done, read) {
             (Some(values), _) => values,
             (None, Some(read)) => block_on(read),
-            (None, None) => return stats,
+            (None, None) => return Ok(stats),
         };
-        let values = values.expect("reading the losses from the device failed");
-        for (s, loss) in stats.iter_mut().zip(values) {
+        for (s, loss) in stats.iter_mut().zip(values.map_err(Error::DeviceRead)?) {
             s.loss = loss;
         }
-        stats
+        Ok(stats)
     }
 }
 
@@ -298,21 +298,22 @@ impl<N: Network> Engine<N> {
     /// the newest state whose loss was finite, the learning rate is halved, training goes on
     /// from the step that failed (recorded in [`Engine::recoveries`]), and only the steps
     /// before it are returned. Steps taken after the failed one, still pending, are then
-    /// returned as nothing: they were undone.
-    pub(crate) fn collect(&mut self, pending: PendingSteps) -> Vec<StepStats> {
+    /// returned as nothing: they were undone. Losses that cannot be read from the device are
+    /// an error.
+    pub(crate) fn collect(&mut self, pending: PendingSteps) -> Result<Vec<StepStats>, Error> {
         if pending.went_back != self.went_back {
-            return Vec::new();
+            return Ok(Vec::new());
         }
-        let mut stats = pending.wait();
+        let mut stats = pending.wait()?;
         let Some(first) = stats.first().map(|s| s.step) else {
-            return stats;
+            return Ok(stats);
         };
         let losses: Vec<f32> = stats.iter().map(|s| s.loss).collect();
         if let Some(bad) = self.snapshots.check(first, &losses) {
             self.recover(bad);
             stats.truncate(bad - first);
         }
-        stats
+        Ok(stats)
     }
 
     /// Goes back to the newest good state after step `bad`'s loss came back non-finite, or to

@@ -17,7 +17,7 @@ pub enum SurfacePaint<'a> {
     /// An sRGB image, embedded as PNG and mapped by the surface's UVs.
     Texture(&'a RgbaImage),
     /// One sRGB colour per grid point, such as the notebook's
-    /// [`notebook_colour`](crate::notebook_colour); a vertex that copies a point on the seam
+    /// [`notebook_colour`](crate::learn::notebook_colour); a vertex that copies a point on the seam
     /// takes that point's.
     VertexColours(&'a [[u8; 3]]),
 }

@@ -28,7 +28,7 @@ type Cube = CubeBackend<WgpuRuntime, f32, i32, u32>;
 /// The copy is submitted behind the kernels that compute `tensor`, so it reads their result;
 /// after it is submitted burn may reuse the tensor's memory, since its later kernels are
 /// submitted later still.
-pub fn copy_to_buffer<const D: usize>(
+pub(crate) fn copy_to_buffer<const D: usize>(
     tensor: Tensor<Wgpu, D>,
     target: &GpuTarget,
 ) -> Result<(), String> {

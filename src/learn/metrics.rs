@@ -123,7 +123,7 @@ pub fn sphere_metrics(points: &[[f32; 3]]) -> SphereMetrics {
 }
 
 /// Measures a `grid × grid` lattice mapped to `mapped` (row-major, as
-/// [`grid_points`](crate::grid_points)): torn neighbours and overlapping cells.
+/// [`grid_points`](crate::learn::grid_points)): torn neighbours and overlapping cells.
 pub fn grid_metrics(grid: usize, mapped: &[[f32; 3]]) -> GridMetrics {
     let v = normalised(mapped);
     if grid < 2 || v.len() != grid * grid {

@@ -1,4 +1,10 @@
-//! The learning side, burn only (no Bevy): image files fitted to the square (`image_file`), the
+//! The learning side, burn only (no Bevy): what `default-features = false` builds, and what the
+//! plugin trains with. A game needs little of it (the crate root re-exports [`Preset`],
+//! [`TrainConfig`], [`BackendKind`] and [`ImageFit`]); tools use the rest: [`Trainer`] and
+//! [`Checkpoint`], the network ([`SphereNet`]) and its objectives, metrics, the mapped grid as
+//! a [`SphereSurface`], and exports.
+//!
+//! Inside: image files fitted to the square (`image_file`), the
 //! grid of source points, the network and its objectives (`fused`: the uniformity loss and SiLU,
 //! each with its gradient), the training `config`s, the `trainer` (its loop in `engine`, with
 //! its `recovery` from non-finite steps; a step is burn's autodiff and optimiser in `ops`, with
@@ -39,3 +45,42 @@ pub(crate) mod surface;
 pub(crate) mod trainer;
 #[cfg(feature = "scene")]
 pub(crate) mod worker;
+
+pub use backend::{
+    BackendChoice, BackendKind, CpuBackend, GpuBackend, HostBackend, TrainingDevice,
+    render_adapter, share_wgpu_device, training_device, wgpu_device, wgpu_setup,
+};
+pub use checkpoint::{CHECKPOINT_EXTENSION, Checkpoint};
+pub use config::{Preset, TrainConfig};
+pub use distortion::{CellDistortion, DistortionScale, cell_distortion, point_distortion};
+pub use engine::{PendingSteps, StepStats};
+pub use export::{write_cells_csv, write_grid_csv, write_loss_csv, write_ply};
+pub use glb::{SurfacePaint, write_glb};
+pub use gpu_copy::GpuTarget;
+pub use grid::{grid_points, notebook_colour};
+pub use history::{LossBucket, LossHistory};
+pub use image_file::{
+    ImageFit, MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, MAX_TEXTURE_SIDE, read_image_bytes, read_image_file,
+    square_image,
+};
+pub use metrics::{
+    GridMetrics, PROBES, STRETCH_LIMIT_DEG, SphereMetrics, fibonacci_sphere, grid_metrics,
+    sphere_metrics,
+};
+pub use model::{Activation, InputEncoding, SphereNet, SphereNetConfig, SphereNetRecord};
+pub use objective::{
+    Objective, cosine_similarity, equal_area_loss, seed_loss, shape_loss, uniformity_loss,
+};
+pub use ops::eval;
+pub use recovery::Recovery;
+pub use surface::SphereSurface;
+pub use trainer::Trainer;
+#[cfg(feature = "scene")]
+pub use worker::TrainingPhase;
+
+/// Internals public only for the suite's gradient checks (the fused ops against burn's
+/// autodiff, the dropout masks against the reference's): not part of the crate's API.
+#[doc(hidden)]
+pub use fused::{FusedBackend, fused_silu, fused_uniformity_loss};
+#[doc(hidden)]
+pub use model::{dropout_factor, dropout_mask};

@@ -75,9 +75,9 @@ fn stitches(grid: usize, quad: [usize; 4], [a, b, c, d]: [[f64; 3]; 4]) -> bool 
 
 /// The learned sphere as an indexed triangle mesh, ready for a renderer or a file.
 ///
-/// Vertex `i < grid²` is grid point `i` (as [`grid_points`](crate::grid_points) orders them)
+/// Vertex `i < grid²` is grid point `i` (as [`grid_points`](super::grid::grid_points) orders them)
 /// where the network maps it. Each cell of the grid is two triangles, unless one of its four
-/// sides spans more than [`STRETCH_LIMIT_DEG`](crate::STRETCH_LIMIT_DEG) on the sphere: such a
+/// sides spans more than [`STRETCH_LIMIT_DEG`](crate::learn::STRETCH_LIMIT_DEG) on the sphere: such a
 /// cell is torn, and left out, so a tear shows as a gap rather than a smear across the sphere.
 ///
 /// Where the map glues the square's edges shut, the points on either side of the seam lie a
@@ -105,8 +105,8 @@ pub struct SphereSurface {
 }
 
 impl SphereSurface {
-    /// The surface of a `grid × grid` mapping, `mapped` in [`grid_points`](crate::grid_points)
-    /// order.
+    /// The surface of a `grid × grid` mapping, `mapped` in
+    /// [`grid_points`](super::grid::grid_points) order.
     ///
     /// # Panics
     /// If `mapped` does not hold `grid²` points.

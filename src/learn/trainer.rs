@@ -214,7 +214,7 @@ impl Trainer {
         let mut stats = Vec::with_capacity(steps);
         while stats.len() < steps {
             let pending = self.train_deferred(steps - stats.len());
-            stats.extend(self.collect(pending));
+            stats.extend(self.collect(pending)?);
             if let Some(why) = self.stuck() {
                 return Err(Error::Training(why.to_string()));
             }
@@ -237,8 +237,9 @@ impl Trainer {
     /// the newest state whose loss was finite, the learning rate is halved, training goes on
     /// from the step that failed (recorded in [`Trainer::recoveries`]), and only the steps
     /// before it are returned. Steps taken after the failed one, still pending, are then
-    /// returned as nothing: they were undone.
-    pub fn collect(&mut self, pending: PendingSteps) -> Vec<StepStats> {
+    /// returned as nothing: they were undone. Losses that cannot be read back (a lost device)
+    /// are [`Error::DeviceRead`].
+    pub fn collect(&mut self, pending: PendingSteps) -> Result<Vec<StepStats>, Error> {
         with_engine!(&mut *self.engine, e => e.collect(pending))
     }
 

@@ -713,8 +713,17 @@ impl Worker {
 
     /// Reports the steps of `pending` once their losses are back, and the recoveries they
     /// caused.
+    /// Losses that cannot be read stop training with the error.
     fn collect(&mut self, pending: PendingSteps) {
-        let stats = self.network.collect(pending);
+        let stats = match self.network.collect(pending) {
+            Ok(stats) => stats,
+            Err(e) => {
+                self.running = false;
+                self.single_steps = 0;
+                self.send(Report::Done(Err(e)));
+                return;
+            }
+        };
         self.send(Report::Trained(stats));
         let recoveries = &self.network.recoveries()[self.recoveries_reported..];
         if let Some(latest) = recoveries.last() {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bevy::prelude::*;
+use bevy::tasks::{AsyncComputeTaskPool, Task, futures::check_ready};
 
 use super::outcome::Outcome;
 use super::output_file::write_output;
@@ -111,6 +112,8 @@ pub(crate) struct SphereInbox {
     queued: Vec<SphereCommand>,
     held: Vec<SphereCommand>,
     exports: Vec<PathBuf>,
+    /// Exports being encoded and written.
+    writing: Vec<Task<Result<String, Error>>>,
     /// A grid side the sphere's settings ask for that was refused, not to be tried again.
     refused_grid: Option<u32>,
 }
@@ -263,7 +266,8 @@ fn export_format(path: &Path) -> Result<ExportFormat, Error> {
     }
 }
 
-/// Writes the waiting exports once a mapping of the current grid is on the host.
+/// Starts the waiting exports once a mapping of the current grid is on the host, and reports
+/// those written since the last frame.
 pub(crate) fn write_exports(
     mut spheres: Query<(
         &mut SphereInbox,
@@ -275,24 +279,42 @@ pub(crate) fn write_exports(
     images: Res<Assets<Image>>,
 ) {
     for (mut inbox, mut state, mapping, settings, image) in &mut spheres {
+        let inbox = &mut *inbox;
+        inbox.writing.retain_mut(|task| {
+            let Some(written) = check_ready(task) else {
+                return true;
+            };
+            match written {
+                Ok(at) => state.succeeded(format!("wrote {at}"), Outcome::Exported(at)),
+                Err(e) => state.failed(e),
+            }
+            false
+        });
         let ready = mapping.is_changed() && mapping.mapped.len() == mapping.points.len();
         if inbox.exports.is_empty() || !ready {
             continue;
         }
         for path in std::mem::take(&mut inbox.exports) {
-            write_export(&path, &mut state, &mapping, settings, images.get(&image.0));
+            match export(path, &mapping, settings, images.get(&image.0)) {
+                Ok(task) => inbox.writing.push(task),
+                Err(e) => state.report(Err(e)),
+            }
         }
     }
 }
 
-/// Writes one export of a sphere's mapping, coloured as the sphere is.
-fn write_export(
-    path: &Path,
-    state: &mut TrainingState,
+/// Makes the file's bytes from what it needs of the sphere.
+type Encode = Box<dyn FnOnce() -> Result<Vec<u8>, String> + Send>;
+
+/// Starts writing one export of a sphere's mapping, coloured as the sphere is: what it needs
+/// is taken from the sphere now, and the file is encoded and written on the
+/// `AsyncComputeTaskPool` (a glb's embedded 4096² texture takes seconds to encode).
+fn export(
+    path: PathBuf,
     mapping: &SphereMapping,
     settings: &NeuralSphere,
     image: Option<&Image>,
-) {
+) -> Result<Task<Result<String, Error>>, Error> {
     let texture = match settings.colour_mode {
         ColourMode::Texture => image,
         ColourMode::Notebook | ColourMode::Area | ColourMode::Shape => None,
@@ -304,34 +326,42 @@ fn write_export(
             None => mapping.points.iter().map(|&p| notebook_colour(p)).collect(),
         }
     };
-    let bytes = match export_format(path) {
-        Ok(ExportFormat::Csv) => Ok(grid_csv_bytes(&mapping.points, &mapping.mapped)),
-        Ok(ExportFormat::Ply) => {
+    let mapped = mapping.mapped.clone();
+    let encode: Encode = match export_format(&path)? {
+        ExportFormat::Csv => {
+            let points = mapping.points.clone();
+            Box::new(move || Ok(grid_csv_bytes(&points, &mapped)))
+        }
+        ExportFormat::Ply => {
             let colours: Vec<[u8; 3]> = match texture {
                 Some(texture) => (mapping.points.iter())
                     .map(|&[u, v]| point_colour(texture, [u + 0.5, v + 0.5], mapping.grid))
                     .collect(),
                 None => vertex_colours(),
             };
-            Ok(ply_bytes(&mapping.mapped, &colours))
+            Box::new(move || Ok(ply_bytes(&mapped, &colours)))
         }
-        Ok(ExportFormat::Glb) => match (mapping.surface(), texture.and_then(texture_pixels)) {
-            (Some(surface), Some(pixels)) => glb_bytes(&surface, SurfacePaint::Texture(&pixels)),
-            (Some(surface), None) => {
-                glb_bytes(&surface, SurfacePaint::VertexColours(&vertex_colours()))
+        ExportFormat::Glb => {
+            let surface = mapping.surface();
+            match texture.and_then(texture_pixels) {
+                Some(pixels) => Box::new(move || {
+                    let surface = surface.ok_or("the mapping does not cover the grid")?;
+                    glb_bytes(&surface, SurfacePaint::Texture(&pixels))
+                }),
+                None => {
+                    let colours = vertex_colours();
+                    Box::new(move || {
+                        let surface = surface.ok_or("the mapping does not cover the grid")?;
+                        glb_bytes(&surface, SurfacePaint::VertexColours(&colours))
+                    })
+                }
             }
-            (None, _) => Err("the mapping does not cover the grid".into()),
-        },
-        Err(e) => {
-            state.report(Err(e));
-            return;
         }
     };
-    let written = bytes
-        .map_err(|reason| Error::Config(format!("cannot write {}: {reason}", path.display())))
-        .and_then(|bytes| write_output(path, &bytes));
-    match written {
-        Ok(at) => state.succeeded(format!("wrote {at}"), Outcome::Exported(at)),
-        Err(e) => state.failed(e),
-    }
+    Ok(AsyncComputeTaskPool::get().spawn(async move {
+        let bytes = encode().map_err(|reason| {
+            Error::Config(format!("cannot write {}: {reason}", path.display()))
+        })?;
+        write_output(&path, &bytes)
+    }))
 }

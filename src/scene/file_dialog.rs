@@ -29,10 +29,10 @@ impl FileDialog {
                     .add_filter("images", &["png", "jpg", "jpeg"])
                     .pick_file(),
                 DialogPurpose::LoadCheckpoint => dialog
-                    .add_filter("checkpoints", &[crate::CHECKPOINT_EXTENSION])
+                    .add_filter("checkpoints", &[crate::learn::CHECKPOINT_EXTENSION])
                     .pick_file(),
                 DialogPurpose::SaveCheckpoint => dialog
-                    .add_filter("checkpoints", &[crate::CHECKPOINT_EXTENSION])
+                    .add_filter("checkpoints", &[crate::learn::CHECKPOINT_EXTENSION])
                     .set_file_name("sphere.mpk")
                     .save_file(),
                 DialogPurpose::RecordTo => dialog

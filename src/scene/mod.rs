@@ -15,6 +15,8 @@ pub(crate) mod checkpoint_asset;
 pub(crate) mod commands;
 #[cfg(all(feature = "ui", not(target_arch = "wasm32")))]
 pub(crate) mod file_dialog;
+#[cfg(feature = "ui")]
+pub(crate) mod library;
 pub(crate) mod orbit;
 pub(crate) mod outcome;
 pub(crate) mod output_file;

@@ -31,7 +31,7 @@ use crate::learn::grid::grid_points;
 #[reflect(Component)]
 #[require(Transform, Visibility, NoAutoAabb)]
 pub struct SpherePoint {
-    /// Index into the grid: `row * grid + column`, as in [`grid_points`](crate::grid_points).
+    /// Index into the grid: `row * grid + column`, as in [`grid_points`](crate::learn::grid_points).
     pub index: u32,
 }
 

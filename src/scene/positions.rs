@@ -15,7 +15,7 @@ use crate::learn::surface::SphereSurface;
 pub struct SphereMapping {
     /// Side of the grid.
     pub grid: u32,
-    /// The source points, as [`grid_points`](crate::grid_points).
+    /// The source points, as [`grid_points`](crate::learn::grid_points).
     pub points: Vec<[f32; 2]>,
     /// Their images on the sphere, in evaluation mode: every mapping the CPU backend makes;
     /// on the GPU, read back about once a second for the metrics and on export (the points are

@@ -61,12 +61,12 @@ pub(crate) fn apply_checkpoints(
     for (settings, mapping, mut trainer, mut state, mut pretrained) in &mut spheres {
         let Some(handle) = &settings.checkpoint else {
             pretrained.applied = None;
-            trainer.wait = false;
+            hold(&mut trainer, false);
             continue;
         };
         let id = handle.id();
         // Until the checkpoint is here, and while paused on it, no thread starts by itself.
-        trainer.wait = true;
+        hold(&mut trainer, true);
         if let LoadState::Failed(e) = asset_server.load_state(id) {
             if pretrained.failed != Some(id) {
                 state.failed(e);
@@ -77,7 +77,7 @@ pub(crate) fn apply_checkpoints(
         let Some(checkpoint) = checkpoints.get(id) else {
             continue;
         };
-        trainer.wait = settings.paused;
+        hold(&mut trainer, settings.paused);
         if pretrained.applied == Some(id) && !modified.contains(&id) {
             continue;
         }
@@ -91,6 +91,14 @@ pub(crate) fn apply_checkpoints(
                 AsyncComputeTaskPool::get().spawn(async move { evaluate(checkpoint, points) }),
             );
         }
+    }
+}
+
+/// Holds the sphere's thread back from starting by itself, or lets it; the trainer counts as
+/// changed only when this changes.
+fn hold(trainer: &mut Mut<SphereTrainer>, wait: bool) {
+    if trainer.wait != wait {
+        trainer.wait = wait;
     }
 }
 

@@ -16,7 +16,7 @@ use crate::learn::backend::{share_wgpu_device, wgpu_device};
 /// sphere asks to train on wgpu: each device burn knows keeps a thread polling for work, for
 /// the life of the process.
 #[derive(Resource, Debug, Clone)]
-pub struct BurnWgpuDevice(pub Result<WgpuDevice, String>);
+pub(crate) struct BurnWgpuDevice(pub Result<WgpuDevice, String>);
 
 /// Set in the main world when a sphere waits for [`BurnWgpuDevice`].
 #[derive(Resource, Default)]

@@ -147,7 +147,7 @@ pub enum SphereView {
     Grid,
     /// The grid as a surface: its cells as triangles between the same positions, textured at
     /// the texture's full resolution; torn cells are gaps (see
-    /// [`SphereSurface`](crate::SphereSurface)).
+    /// [`SphereSurface`](crate::learn::SphereSurface)).
     Surface,
     /// The notebook's "random points" picture: the latest training batch as the network maps it
     /// with dropout on, in the notebook's red and green.

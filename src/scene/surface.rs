@@ -75,7 +75,7 @@ struct SurfaceParams {
 
 /// The surface's material: Bevy's [`StandardMaterial`] (the sphere's image as its base colour
 /// texture, double-sided) extended with [`SurfaceExtension`]'s vertex stage.
-pub type SurfaceMaterial = ExtendedMaterial<StandardMaterial, SurfaceExtension>;
+pub(crate) type SurfaceMaterial = ExtendedMaterial<StandardMaterial, SurfaceExtension>;
 
 /// What the surface adds to [`StandardMaterial`]: the vertex stage, for the main pass and the
 /// prepasses (so shadows too), reads each vertex's position from the grid's position buffer
@@ -84,7 +84,7 @@ pub type SurfaceMaterial = ExtendedMaterial<StandardMaterial, SurfaceExtension>;
 #[derive(Asset, TypePath, AsBindGroup, Debug, Clone)]
 #[uniform(100, SurfaceParams)]
 #[bind_group_data(SurfaceKey)]
-pub struct SurfaceExtension {
+pub(crate) struct SurfaceExtension {
     /// Side of the grid.
     pub grid: u32,
     /// The texture, the notebook's colours or a distortion view.
@@ -184,13 +184,18 @@ fn surface_material(
             opaque_render_method: OpaqueRendererMethod::Forward,
             ..default()
         },
-        extension: SurfaceExtension {
-            grid,
-            colour_mode: settings.colour_mode,
-            lit: settings.lit,
-            morph: settings.morph.clamp(0.0, 1.0),
-            positions,
-        },
+        extension: surface_extension(settings, grid, positions),
+    }
+}
+
+/// The crate's part of the surface's material.
+fn surface_extension(settings: &NeuralSphere, grid: u32, positions: Buffer) -> SurfaceExtension {
+    SurfaceExtension {
+        grid,
+        colour_mode: settings.colour_mode,
+        lit: settings.lit,
+        morph: settings.morph.clamp(0.0, 1.0),
+        positions,
     }
 }
 
@@ -272,20 +277,22 @@ pub(crate) fn sync_surface(
         let Some(material) = materials.get(&assets.material) else {
             continue;
         };
-        let wanted = surface_material(
-            settings,
-            mapping.grid,
-            image.0.clone(),
-            points.grid.buffers.positions.clone(),
+        let (now, next) = (
+            &material.extension,
+            surface_extension(
+                settings,
+                mapping.grid,
+                points.grid.buffers.positions.clone(),
+            ),
         );
-        let (now, next) = (&material.extension, &wanted.extension);
+        let texture = material.base.base_color_texture.as_ref().map(Handle::id);
         let regrid = now.grid != next.grid;
         let changed = regrid
             || now.colour_mode != next.colour_mode
             || now.lit != next.lit
             || now.morph != next.morph
             || now.positions.id() != next.positions.id()
-            || material.base.base_color_texture != wanted.base.base_color_texture;
+            || texture != Some(image.0.id());
         if !changed {
             continue;
         }
@@ -295,8 +302,8 @@ pub(crate) fn sync_surface(
                 .expect("the surface holds a strong handle to its mesh");
         }
         if let Some(mut material) = materials.get_mut(&assets.material) {
-            material.extension = wanted.extension;
-            material.base.base_color_texture = wanted.base.base_color_texture;
+            material.extension = next;
+            material.base.base_color_texture = Some(image.0.clone());
         }
     }
 }

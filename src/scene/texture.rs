@@ -5,8 +5,10 @@ use std::path::Path;
 
 use bevy::asset::RenderAssetUsages;
 use bevy::image::ImageSampler;
+use bevy::platform::collections::HashSet;
 use bevy::prelude::*;
 use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
+use bevy::tasks::{AsyncComputeTaskPool, Task, futures::check_ready};
 use image::{DynamicImage, RgbaImage};
 
 use crate::Error;
@@ -127,32 +129,45 @@ pub(crate) fn texture_pixels(image: &Image) -> Option<RgbaImage> {
 
 /// Gives the images the spheres show, once they have arrived, the mip chain this module makes
 /// (an image from the game's `AssetServer` comes with one level only), so that the points
-/// sample their cells' mean colours.
+/// sample their cells' mean colours. The chain is made on the `AsyncComputeTaskPool` (a 4096²
+/// image takes a second on one core) and put in place when ready; until then the sphere shows
+/// the image's one level.
 pub(crate) fn make_mips(
     mut events: MessageReader<AssetEvent<Image>>,
     changed: Query<&SphereImage, Changed<SphereImage>>,
     spheres: Query<&SphereImage>,
     mut images: ResMut<Assets<Image>>,
+    mut pending: Local<Vec<(AssetId<Image>, Task<Image>)>>,
 ) {
     let arrived = events.read().filter_map(|event| match event {
-        AssetEvent::LoadedWithDependencies { id } | AssetEvent::Added { id } => Some(*id),
+        AssetEvent::LoadedWithDependencies { id }
+        | AssetEvent::Added { id }
+        | AssetEvent::Modified { id } => Some(*id),
         _ => None,
     });
-    let candidates: Vec<AssetId<Image>> = arrived
+    let candidates: HashSet<AssetId<Image>> = arrived
         .filter(|id| spheres.iter().any(|image| image.0.id() == *id))
         .chain(changed.iter().map(|image| image.0.id()))
         .collect();
     for id in candidates {
-        let Some(image) = images.get(id) else {
+        let single = |image: &&Image| image.texture_descriptor.mip_level_count == 1;
+        let Some(pixels) = images.get(id).filter(single).and_then(rgba8) else {
             continue;
         };
-        if image.texture_descriptor.mip_level_count > 1 {
-            continue;
-        }
-        if let Some(with_mips) = rgba8(image).map(to_bevy) {
-            let _ = images.insert(id, with_mips);
-        }
+        // An image replaced while its chain was made starts again.
+        pending.retain(|(waiting, _)| *waiting != id);
+        let task = AsyncComputeTaskPool::get().spawn(async move { to_bevy(pixels) });
+        pending.push((id, task));
     }
+    pending.retain_mut(|(id, task)| {
+        let Some(with_mips) = check_ready(task) else {
+            return true;
+        };
+        if images.contains(*id) {
+            let _ = images.insert(*id, with_mips);
+        }
+        false
+    });
 }
 
 /// The pixels of a single-level 2D 8-bit sRGB RGBA image that the main world holds.

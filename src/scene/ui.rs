@@ -4,7 +4,6 @@
 //! [`SphereCommand`]s on it and [`RecordOrbit`]s of it.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use bevy::camera::SubCameraView;
 use bevy::prelude::*;
@@ -16,15 +15,14 @@ use egui_plot::{AxisHints, FilledArea, Line, Plot};
 use super::commands::SphereCommand;
 #[cfg(not(target_arch = "wasm32"))]
 use super::file_dialog::{DialogPurpose, FileDialog};
+use super::library::{Decoded, ImageLibrary, open_requested_images};
 use super::orbit::OrbitSpec;
 #[cfg(not(target_arch = "wasm32"))]
 use super::orbit::{RecordOrbit, RecordingStatus};
 use super::quality::SphereQuality;
 use super::selection::{SelectedSphere, SelectionPlugin};
 use super::settings::{ColourMode, NeuralSphere, SphereView};
-use super::texture::{load_image_bytes, load_image_file};
 use super::training::TrainingState;
-use crate::Error;
 use crate::learn::config::Preset;
 use crate::learn::distortion::DistortionScale;
 use crate::learn::history::LossHistory;
@@ -56,82 +54,6 @@ impl Plugin for NeuralSphereUiPlugin {
     }
 }
 
-/// The images the panel offers, shown as thumbnails.
-#[derive(Resource, Debug, Default)]
-pub struct ImageLibrary {
-    /// Image files, in the order shown.
-    pub files: Vec<PathBuf>,
-    /// How non-square images are fitted.
-    pub fit: ImageFit,
-    /// An image file to open on the next frame.
-    pub request: Option<PathBuf>,
-    /// Files given by their contents rather than read from disk (a browser has no file
-    /// system): see [`ImageLibrary::add_contents`].
-    contents: Vec<(PathBuf, Arc<[u8]>)>,
-    loaded: Vec<(PathBuf, Handle<Image>)>,
-    selected: Option<PathBuf>,
-    error: Option<String>,
-}
-
-impl ImageLibrary {
-    /// A library of the given files.
-    pub fn new(files: impl IntoIterator<Item = PathBuf>) -> Self {
-        Self {
-            files: files.into_iter().map(|f| canonical(&f)).collect(),
-            ..default()
-        }
-    }
-
-    /// Adds an image file by its contents under `name` (the web demo's bundled images and
-    /// uploads), in place of an earlier one of that name. Open it by setting
-    /// [`ImageLibrary::request`] to `name`.
-    pub fn add_contents(&mut self, name: impl Into<PathBuf>, contents: impl Into<Arc<[u8]>>) {
-        let name = name.into();
-        self.contents.retain(|(n, _)| *n != name);
-        self.loaded.retain(|(n, _)| *n != name);
-        if !self.files.contains(&name) {
-            self.files.push(name.clone());
-        }
-        self.contents.push((name, contents.into()));
-    }
-
-    /// Colours the points with the image at `path`, if it reads; if it does not, the current
-    /// image stays and the panel shows why.
-    fn open(&mut self, path: &Path, images: &mut Assets<Image>, commands: &mut Orders) {
-        // A name given by its contents stays as it is, even where a file of that name exists.
-        let path = match self.contents.iter().any(|(name, _)| name == path) {
-            true => path.to_path_buf(),
-            false => canonical(path),
-        };
-        match self.fitted(&path, images) {
-            Ok(handle) => {
-                commands.write(SphereCommand::SetImage(handle));
-                if !self.files.contains(&path) {
-                    self.files.push(path.clone());
-                }
-                self.selected = Some(path);
-                self.error = None;
-            }
-            Err(e) => self.error = Some(e.to_string()),
-        }
-    }
-
-    /// The image at `path` fitted with the current fit: decoded once, then shared by its
-    /// thumbnail and the points.
-    fn fitted(&mut self, path: &Path, images: &mut Assets<Image>) -> Result<Handle<Image>, Error> {
-        if let Some((_, handle)) = self.loaded.iter().find(|(p, _)| p == path) {
-            return Ok(handle.clone());
-        }
-        let image = match self.contents.iter().find(|(p, _)| p == path) {
-            Some((_, contents)) => load_image_bytes(path, contents, self.fit)?,
-            None => load_image_file(path, self.fit)?,
-        };
-        let handle = images.add(image);
-        self.loaded.push((path.to_path_buf(), handle.clone()));
-        Ok(handle)
-    }
-}
-
 /// Commands for the selected sphere, triggered on it once the panel has drawn.
 #[derive(Default)]
 struct Orders(Vec<SphereCommand>);
@@ -147,11 +69,6 @@ impl Orders {
             .into_iter()
             .for_each(|command| commands.trigger(command.to(sphere)));
     }
-}
-
-/// One entry per file, however its path was written.
-fn canonical(path: &Path) -> PathBuf {
-    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// Panel inputs that are not settings yet.
@@ -213,29 +130,6 @@ impl PanelState {
             self.grid = now.2;
         }
     }
-}
-
-/// Opens files dropped on the window and [`ImageLibrary::request`] on the selected sphere.
-fn open_requested_images(
-    mut drops: MessageReader<FileDragAndDrop>,
-    mut library: ResMut<ImageLibrary>,
-    mut images: ResMut<Assets<Image>>,
-    selected: Res<SelectedSphere>,
-    mut commands: Commands,
-) {
-    let Some(sphere) = selected.0 else {
-        return;
-    };
-    let dropped = drops.read().filter_map(|drop| match drop {
-        FileDragAndDrop::DroppedFile { path_buf, .. } => Some(path_buf.clone()),
-        _ => None,
-    });
-    let requested: Vec<PathBuf> = library.request.take().into_iter().chain(dropped).collect();
-    let mut orders = Orders::default();
-    for path in requested {
-        library.open(&path, &mut images, &mut orders);
-    }
-    orders.send(sphere, &mut commands);
 }
 
 /// Mean of the losses over a sliding window, for the smoothed curve.
@@ -307,7 +201,6 @@ fn panel(
     #[cfg(not(target_arch = "wasm32"))] recording: Res<RecordingStatus>,
     mut panel: ResMut<PanelState>,
     mut library: ResMut<ImageLibrary>,
-    mut images: ResMut<Assets<Image>>,
     mut triggers: Commands,
     #[cfg(not(target_arch = "wasm32"))] mut record: MessageWriter<RecordOrbit>,
     time: Res<Time<Real>>,
@@ -331,13 +224,16 @@ fn panel(
     panel.follow(sphere, &settings);
     #[cfg(not(target_arch = "wasm32"))]
     answer_dialog(panel, &mut library, &mut commands);
-    let thumbnails: Vec<(PathBuf, Option<egui::TextureId>)> = (library.files.clone().into_iter())
+    let thumbnails: Vec<(PathBuf, Thumbnail)> = (library.files.clone().into_iter())
         .map(|path| {
-            let id = library
-                .fitted(&path, &mut images)
-                .ok()
-                .map(|handle| contexts.add_image(EguiTextureHandle::Strong(handle)));
-            (path, id)
+            let thumbnail = match library.decode(&path) {
+                Decoded::Pending(_) => Thumbnail::Pending,
+                Decoded::Ready(handle) => {
+                    Thumbnail::Image(contexts.add_image(EguiTextureHandle::Strong(handle.clone())))
+                }
+                Decoded::Failed(error) => Thumbnail::Failed(error.clone()),
+            };
+            (path, thumbnail)
         })
         .collect();
     // Widgets edit a copy, so the settings only count as changed when a value really changes
@@ -392,16 +288,7 @@ fn panel(
                     });
                 egui::CollapsingHeader::new("Image")
                     .default_open(true)
-                    .show(ui, |ui| {
-                        image_picker(
-                            ui,
-                            panel,
-                            &mut library,
-                            &thumbnails,
-                            &mut images,
-                            &mut commands,
-                        )
-                    });
+                    .show(ui, |ui| image_picker(ui, panel, &mut library, &thumbnails));
                 #[cfg(not(target_arch = "wasm32"))]
                 {
                     egui::CollapsingHeader::new("Checkpoint and export")
@@ -795,6 +682,16 @@ fn legend(ui: &mut egui::Ui, scale: DistortionScale) {
     }
 }
 
+/// What a library file shows in the picker.
+enum Thumbnail {
+    /// The image, fitted.
+    Image(egui::TextureId),
+    /// Its name, while it is being read.
+    Pending,
+    /// Its name, and why it cannot be shown when hovered.
+    Failed(String),
+}
+
 /// Thumbnails of the library, a path field, a file dialog and the fit.
 #[cfg_attr(
     target_arch = "wasm32",
@@ -804,12 +701,9 @@ fn image_picker(
     ui: &mut egui::Ui,
     panel: &mut PanelState,
     library: &mut ImageLibrary,
-    thumbnails: &[(PathBuf, Option<egui::TextureId>)],
-    images: &mut Assets<Image>,
-    commands: &mut Orders,
+    thumbnails: &[(PathBuf, Thumbnail)],
 ) {
     let mut open = None;
-    let fit = library.fit;
     ui.horizontal(|ui| {
         ui.label("fit:");
         ui.radio_value(&mut library.fit, ImageFit::Stretch, "stretch")
@@ -819,22 +713,25 @@ fn image_picker(
         ui.radio_value(&mut library.fit, ImageFit::Letterbox, "letterbox");
         ui.radio_value(&mut library.fit, ImageFit::Crop, "crop");
     });
-    if library.fit != fit {
-        library.loaded.clear();
-        open = library.selected.clone();
-    }
     ui.horizontal_wrapped(|ui| {
-        for (path, id) in thumbnails {
+        for (path, thumbnail) in thumbnails {
             let name = path
                 .file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
             let selected = library.selected.as_ref() == Some(path);
-            let clicked = match id {
-                Some(id) => ui
+            let clicked = match thumbnail {
+                Thumbnail::Image(id) => ui
                     .add(egui::Button::image((*id, egui::vec2(56.0, 56.0))).selected(selected))
                     .on_hover_text(&name)
                     .clicked(),
-                None => ui.selectable_label(selected, &name).clicked(),
+                Thumbnail::Pending => ui
+                    .selectable_label(selected, format!("{name} …"))
+                    .on_hover_text("being read")
+                    .clicked(),
+                Thumbnail::Failed(error) => ui
+                    .selectable_label(selected, &name)
+                    .on_hover_text(error)
+                    .clicked(),
             };
             if clicked {
                 open = Some(path.clone());
@@ -853,9 +750,9 @@ fn image_picker(
     #[cfg(target_arch = "wasm32")]
     ui.small("Open an image with the page's button, or drop one on the page.");
     if let Some(path) = open {
-        library.open(&path, images, commands);
+        library.open(&path);
     }
-    if let Some(error) = &library.error {
+    if let Some(error) = library.error() {
         ui.colored_label(egui::Color32::LIGHT_RED, error);
     }
 }

@@ -74,7 +74,7 @@ fn writes_grid_loss_and_checkpoint() {
             [xyz[0], xyz[1], xyz[2]]
         })
         .collect();
-    let surface = bevy_neural_sphere::SphereSurface::new(7, &mapped);
+    let surface = bevy_neural_sphere::learn::SphereSurface::new(7, &mapped);
     let glb = std::fs::read(out.join("grid.glb")).unwrap();
     let gltf = gltf::Gltf::from_slice(&glb).unwrap();
     let primitive = gltf.meshes().next().unwrap().primitives().next().unwrap();

@@ -4,8 +4,8 @@
 use bevy::prelude::*;
 use bevy::render::renderer::RenderQueue;
 use bevy_neural_sphere::{
-    BackendKind, ColourMode, DistortionScale, NeuralSphere, PointMaterial, SpherePoint, SphereView,
-    cell_distortion, grid_metrics, grid_points, point_distortion,
+    BackendKind, ColourMode, NeuralSphere, PointMaterial, SpherePoint, SphereView,
+    learn::{DistortionScale, cell_distortion, grid_metrics, grid_points, point_distortion},
 };
 
 use crate::app::{settings, state, update_until};

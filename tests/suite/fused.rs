@@ -2,8 +2,11 @@
 //! (software Vulkan on a machine without a GPU).
 
 use bevy_neural_sphere::{
-    HostBackend, InputEncoding, Preset, SphereNet, SphereNetConfig, TrainConfig, Trainer,
-    TrainingDevice, grid_metrics, grid_points, sphere_metrics,
+    Preset, TrainConfig,
+    learn::{
+        HostBackend, InputEncoding, SphereNet, SphereNetConfig, Trainer, TrainingDevice,
+        grid_metrics, grid_points, sphere_metrics,
+    },
 };
 
 use super::gpu::gpu;
@@ -74,7 +77,7 @@ fn the_fused_step_takes_the_cpu_steps_on_the_seed_preset() {
 
 #[test]
 fn the_fused_step_takes_the_cpu_steps_with_every_activation() {
-    use bevy_neural_sphere::Activation::*;
+    use bevy_neural_sphere::learn::Activation::*;
     let model = SphereNetConfig::new()
         .with_hidden(vec![5, 64, 7])
         .with_activations(vec![Tanh, Relu, Silu])
@@ -84,7 +87,7 @@ fn the_fused_step_takes_the_cpu_steps_with_every_activation() {
 
 #[test]
 fn the_fused_step_takes_the_cpu_steps_from_cone_features_on_a_narrow_network() {
-    use bevy_neural_sphere::Activation::*;
+    use bevy_neural_sphere::learn::Activation::*;
     // Hidden layers narrower than the 10 encoded inputs.
     let model = SphereNetConfig::new()
         .with_hidden(vec![4, 6])
@@ -98,7 +101,7 @@ fn the_fused_step_takes_the_cpu_steps_from_cone_features_on_a_narrow_network() {
 fn a_network_the_fused_step_does_not_fit_trains_on_burns_ops_and_says_why() {
     let model = SphereNetConfig::new()
         .with_hidden(vec![80])
-        .with_activations(vec![bevy_neural_sphere::Activation::Silu])
+        .with_activations(vec![bevy_neural_sphere::learn::Activation::Silu])
         .with_dropout(vec![0.0]);
     let mut trainer = Trainer::new(TrainConfig::new().with_model(model), &gpu()).unwrap();
     let why = trainer.op_path().expect("a layer 80 wide is too wide");
@@ -109,7 +112,7 @@ fn a_network_the_fused_step_does_not_fit_trains_on_burns_ops_and_says_why() {
 
 #[test]
 fn the_fused_steps_kernels_compile_for_every_network_within_its_width() {
-    use bevy_neural_sphere::Activation::*;
+    use bevy_neural_sphere::learn::Activation::*;
     let device = gpu();
     let activations = [Identity, Relu, Silu, Tanh];
     let widths: [&[usize]; 6] = [&[], &[1], &[64], &[3, 64], &[2, 63, 17], &[64, 64, 64, 64]];
@@ -146,7 +149,7 @@ fn a_fused_step_is_four_kernel_launches() {
     let before = trainer.fused_launches().unwrap();
     let pending = trainer.train_deferred(10);
     let after = trainer.fused_launches().unwrap();
-    trainer.collect(pending);
+    trainer.collect(pending).unwrap();
     // One copy of the state to go back to, then four kernels a step.
     assert_eq!(after - before, 1 + 10 * 4);
 }

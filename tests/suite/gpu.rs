@@ -3,8 +3,10 @@
 use std::sync::OnceLock;
 
 use bevy_neural_sphere::{
-    GpuTarget, Preset, TrainConfig, Trainer, TrainingDevice, grid_points, share_wgpu_device,
-    wgpu_device, wgpu_setup,
+    Preset, TrainConfig,
+    learn::{
+        GpuTarget, Trainer, TrainingDevice, grid_points, share_wgpu_device, wgpu_device, wgpu_setup,
+    },
 };
 use burn::backend::wgpu::WgpuDevice;
 

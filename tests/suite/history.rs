@@ -1,6 +1,6 @@
 //! The loss history keeps constant memory however long training runs.
 
-use bevy_neural_sphere::{LossBucket, LossHistory, StepStats};
+use bevy_neural_sphere::learn::{LossBucket, LossHistory, StepStats};
 
 fn step(step: usize) -> StepStats {
     StepStats {

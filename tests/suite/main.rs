@@ -13,6 +13,7 @@ mod fused;
 mod gpu;
 mod history;
 mod lighting;
+mod loading;
 mod metrics;
 mod model;
 mod node;

@@ -1,7 +1,7 @@
 //! The sphere metrics against the reference script, and the grid metrics on maps whose answer
 //! is known.
 
-use bevy_neural_sphere::{fibonacci_sphere, grid_metrics, grid_points, sphere_metrics};
+use bevy_neural_sphere::learn::{fibonacci_sphere, grid_metrics, grid_points, sphere_metrics};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 

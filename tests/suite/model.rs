@@ -1,6 +1,6 @@
 //! The network and the objective on hand-checkable inputs.
 
-use bevy_neural_sphere::{
+use bevy_neural_sphere::learn::{
     CpuBackend, FusedBackend, InputEncoding, SphereNetConfig, dropout_factor, dropout_mask,
     equal_area_loss, eval, fused_silu, fused_uniformity_loss, seed_loss, shape_loss,
     uniformity_loss,

@@ -70,3 +70,26 @@ fn an_image_given_by_its_contents_opens_under_its_name_even_where_a_file_has_it(
     };
     update_until(&mut app, "the sphere to show the red image", red_shown);
 }
+
+#[test]
+fn an_image_that_does_not_read_leaves_the_spheres_image_and_says_why() {
+    let mut app = app_with_panel();
+    app.update();
+    let sphere = the_sphere(&app);
+    let before = app.world().get::<SphereImage>(sphere).unwrap().clone();
+    {
+        let mut library = app.world_mut().resource_mut::<ImageLibrary>();
+        library.add_contents("broken.png", b"not an image".to_vec());
+        library.request = Some("broken.png".into());
+    }
+    let error = |app: &App| {
+        app.world()
+            .resource::<ImageLibrary>()
+            .error()
+            .map(str::to_owned)
+    };
+    update_until(&mut app, "the library's error", |app| error(app).is_some());
+    let error = error(&app).unwrap();
+    assert!(error.contains("broken.png"), "{error}");
+    assert_eq!(app.world().get::<SphereImage>(sphere), Some(&before));
+}

@@ -5,8 +5,9 @@ use std::time::Duration;
 use bevy::mesh::MeshTag;
 use bevy::prelude::*;
 use bevy_neural_sphere::{
-    BackendKind, Checkpoint, NeuralSphere, Outcome, SphereCommand, SphereOutcome, SpherePoint,
-    SphereView, TrainConfig, Trainer, TrainingDevice, TrainingPhase,
+    BackendKind, NeuralSphere, Outcome, SphereCommand, SphereOutcome, SpherePoint, SphereView,
+    TrainConfig, TrainingPhase,
+    learn::{Checkpoint, Trainer, TrainingDevice},
 };
 use burn::module::Module;
 

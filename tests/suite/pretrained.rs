@@ -5,8 +5,9 @@ use std::path::Path;
 use bevy::asset::{AssetPlugin, LoadState};
 use bevy::prelude::*;
 use bevy_neural_sphere::{
-    BackendKind, Checkpoint, NeuralSphere, SphereCheckpoint, SphereCheckpointLoader, SphereCommand,
-    TrainingPhase, eval,
+    BackendKind, NeuralSphere, SphereCheckpoint, SphereCheckpointLoader, SphereCommand,
+    TrainingPhase,
+    learn::{Checkpoint, eval},
 };
 
 use crate::app::{mapping, send, sphere_app, state, the_sphere, update_until};

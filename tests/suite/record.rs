@@ -6,7 +6,7 @@ use std::process::Command;
 use bevy::prelude::*;
 use bevy_neural_sphere::{
     BackendKind, NeuralSphere, OrbitSpec, Preset, RecordOrbit, RecordingStatus, SphereCommand,
-    grid_points, point_colour, uv_test_grid,
+    learn::grid_points, point_colour, uv_test_grid,
 };
 
 use crate::app::{

@@ -397,15 +397,15 @@ fn images_are_fitted_to_squares_and_bad_files_are_errors() {
     // A file's contents in memory (a browser's upload) decode as the file does, and bad bytes
     // are an error naming the upload.
     let earth = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/images/earth.jpg");
-    let from_memory = bevy_neural_sphere::read_image_bytes(
+    let from_memory = bevy_neural_sphere::learn::read_image_bytes(
         std::path::Path::new("earth.jpg"),
         &std::fs::read(&earth).unwrap(),
         ImageFit::Stretch,
     )
     .unwrap();
-    let from_file = bevy_neural_sphere::read_image_file(&earth, ImageFit::Stretch).unwrap();
+    let from_file = bevy_neural_sphere::learn::read_image_file(&earth, ImageFit::Stretch).unwrap();
     assert!(from_memory == from_file, "memory and file decode alike");
-    let err = bevy_neural_sphere::read_image_bytes(
+    let err = bevy_neural_sphere::learn::read_image_bytes(
         std::path::Path::new("upload.png"),
         b"not an image",
         ImageFit::Crop,

@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use bevy_neural_sphere::{SphereSurface, SurfacePaint, grid_points, notebook_colour, write_glb};
+use bevy_neural_sphere::learn::{
+    SphereSurface, SurfacePaint, grid_points, notebook_colour, write_glb,
+};
 use image::{Rgba, RgbaImage};
 
 use crate::metrics::{mapped, octahedral};

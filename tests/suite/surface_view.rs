@@ -3,8 +3,8 @@
 
 use bevy::prelude::*;
 use bevy_neural_sphere::{
-    BackendKind, Checkpoint, HostBackend, NeuralSphere, Preset, SphereCommand, SphereNetConfig,
-    SphereSurface, SphereView, TrainConfig,
+    BackendKind, NeuralSphere, Preset, SphereCommand, SphereView, TrainConfig,
+    learn::{Checkpoint, HostBackend, SphereNetConfig, SphereSurface},
 };
 use burn::module::{Module, ModuleMapper, Param};
 use burn::prelude::*;

@@ -1,8 +1,11 @@
 //! The training loop on the CPU backend.
 
 use bevy_neural_sphere::{
-    Checkpoint, Preset, SphereNet, StepStats, TrainConfig, Trainer, TrainingDevice, grid_metrics,
-    grid_points, sphere_metrics,
+    Preset, TrainConfig,
+    learn::{
+        Checkpoint, SphereNet, StepStats, Trainer, TrainingDevice, grid_metrics, grid_points,
+        sphere_metrics,
+    },
 };
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
@@ -117,7 +120,7 @@ fn checkpoints_round_trip() {
     assert_eq!(&loaded.config, t.config());
     let points = grid_points(25);
     assert_eq!(
-        bevy_neural_sphere::eval(&loaded.model, &points, &device),
+        bevy_neural_sphere::learn::eval(&loaded.model, &points, &device),
         t.eval(&points).unwrap()
     );
 
