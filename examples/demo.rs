@@ -273,7 +273,7 @@ fn time_frames(mut app: App, frames: u32, preset: Preset, started: Instant) {
     let steps = steps(&mut app) - steps_before;
     let world = app.world_mut();
     let state = world.query::<&TrainingState>().iter(world).next().unwrap();
-    println!("{}; {}", state.backend, state.training_path);
+    println!("{}; {}", state.backend(), state.training_path());
     println!(
         "{frames} frames: {:.1} fps ({:.1} ms/frame, slowest {:.1} ms), {:.0} training steps/s",
         frames as f64 / seconds,
@@ -309,7 +309,7 @@ impl Closed {
         let world = app.world_mut();
         let quality = world.query::<&SphereQuality>().iter(world).next().unwrap();
         if self.at.is_none() && quality.is_closed() {
-            self.at = Some((started.elapsed().as_secs_f64(), quality.step));
+            self.at = Some((started.elapsed().as_secs_f64(), quality.step()));
         }
     }
 }
@@ -320,7 +320,7 @@ fn steps(app: &mut App) -> usize {
     world
         .query::<&TrainingState>()
         .iter(world)
-        .map(|s| s.steps)
+        .map(|s| s.steps())
         .sum()
 }
 

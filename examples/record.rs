@@ -209,10 +209,10 @@ fn record(
     loop {
         app.update();
         let state = app.world().get::<TrainingState>(sphere).expect("a sphere");
-        if let Some(error) = &state.error {
-            return Err(Error::Recording(error.clone()));
+        if let Some(error) = state.error() {
+            return Err(Error::Recording(error.to_owned()));
         }
-        if state.notice.is_some() && state.positions_step == Some(state.steps) {
+        if state.notice().is_some() && state.positions_step() == Some(state.steps()) {
             break;
         }
     }

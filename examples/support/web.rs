@@ -157,14 +157,14 @@ fn publish_status(selected: Res<SelectedSphere>, spheres: Query<&TrainingState>)
         return;
     };
     let mut status = STATUS.lock().unwrap();
-    status.steps = state.steps;
-    status.steps_per_second = state.steps_per_second;
+    status.steps = state.steps();
+    status.steps_per_second = state.steps_per_second();
     status.frames += 1;
-    if status.backend != state.backend {
-        status.backend.clone_from(&state.backend);
+    if status.backend != state.backend() {
+        state.backend().clone_into(&mut status.backend);
     }
-    let message = state.error.as_ref().or(state.notice.as_ref());
-    if let Some(message) = message.filter(|m| **m != status.message) {
-        status.message.clone_from(message);
+    let message = state.error().or(state.notice());
+    if let Some(message) = message.filter(|m| *m != status.message) {
+        message.clone_into(&mut status.message);
     }
 }

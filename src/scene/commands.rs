@@ -266,8 +266,24 @@ fn export_format(path: &Path) -> Result<ExportFormat, Error> {
     }
 }
 
-/// Starts the waiting exports once a mapping of the current grid is on the host, and reports
-/// those written since the last frame.
+/// Reports the exports written since the last frame, before this frame's commands and reports,
+/// so that what the sphere says last is what happened last.
+pub(crate) fn finish_exports(mut spheres: Query<(&mut SphereInbox, &mut TrainingState)>) {
+    for (mut inbox, mut state) in &mut spheres {
+        inbox.writing.retain_mut(|task| {
+            let Some(written) = check_ready(task) else {
+                return true;
+            };
+            match written {
+                Ok(at) => state.succeeded(format!("wrote {at}"), Outcome::Exported(at)),
+                Err(e) => state.failed(e),
+            }
+            false
+        });
+    }
+}
+
+/// Starts the waiting exports once a mapping of the current grid is on the host.
 pub(crate) fn write_exports(
     mut spheres: Query<(
         &mut SphereInbox,
@@ -279,17 +295,6 @@ pub(crate) fn write_exports(
     images: Res<Assets<Image>>,
 ) {
     for (mut inbox, mut state, mapping, settings, image) in &mut spheres {
-        let inbox = &mut *inbox;
-        inbox.writing.retain_mut(|task| {
-            let Some(written) = check_ready(task) else {
-                return true;
-            };
-            match written {
-                Ok(at) => state.succeeded(format!("wrote {at}"), Outcome::Exported(at)),
-                Err(e) => state.failed(e),
-            }
-            false
-        });
         let ready = mapping.is_changed() && mapping.mapped.len() == mapping.points.len();
         if inbox.exports.is_empty() || !ready {
             continue;

@@ -75,13 +75,15 @@ impl ImageLibrary {
     }
 
     /// Starts opening the image at `path`: once decoded, it colours the selected sphere; if it
-    /// does not read, the current image stays and the panel shows why.
+    /// does not read, the current image stays and the panel shows why. A file that failed
+    /// before is read again (its thumbnail alone does not retry it).
     pub(crate) fn open(&mut self, path: &Path) {
         // A name given by its contents stays as it is, even where a file of that name exists.
         let path = match self.contents.iter().any(|(name, _)| name == path) {
             true => path.to_path_buf(),
             false => canonical(path),
         };
+        (self.decoded).retain(|(p, decoded)| *p != path || !matches!(decoded, Decoded::Failed(_)));
         self.decode(&path);
         self.opening = Some(path);
     }

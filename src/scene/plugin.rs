@@ -4,7 +4,9 @@
 use bevy::prelude::*;
 
 use super::checkpoint_asset::{SphereCheckpoint, SphereCheckpointLoader};
-use super::commands::{SphereInbox, apply_commands, receive_command, write_exports};
+use super::commands::{
+    SphereInbox, apply_commands, finish_exports, receive_command, write_exports,
+};
 use super::points::{
     PointMaterial, PointMesh, SpherePoint, setup_points, show_view, sync_material,
 };
@@ -38,14 +40,15 @@ pub struct NeuralSpherePlugin;
 #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
 pub enum NeuralSphereSystems {
     /// Gives new spheres their points and surface, makes mipmaps for images that arrived,
-    /// applies each sphere's [`SphereCommand`]s and hands it its checkpoint when that arrives.
+    /// reports the exports written since the last frame, applies each sphere's
+    /// [`SphereCommand`]s and hands it its checkpoint when that arrives.
     /// A sphere spawned before this set is drawn from this frame on.
     Commands,
     /// Starts each sphere's training thread, forwards its settings and collects what it
     /// reports: steps, losses and the network's positions (or a paused checkpoint's, evaluated
     /// once). In a browser it also trains, within the frame.
     Train,
-    /// Updates the points' and the surfaces' materials and visibility, writes exports,
+    /// Updates the points' and the surfaces' materials and visibility, starts exports,
     /// measures the mappings and triggers the frame's [`SphereOutcome`](crate::SphereOutcome)s.
     Map,
 }
@@ -90,6 +93,7 @@ impl Plugin for NeuralSpherePlugin {
                     setup_points,
                     setup_surface,
                     make_mips,
+                    finish_exports,
                     apply_commands,
                     apply_checkpoints,
                 )

@@ -14,15 +14,40 @@ use crate::learn::surface::SphereSurface;
 #[derive(Component, Debug, Default)]
 pub struct SphereMapping {
     /// Side of the grid.
-    pub grid: u32,
+    pub(crate) grid: u32,
     /// The source points, as [`grid_points`](crate::learn::grid_points).
-    pub points: Vec<[f32; 2]>,
+    pub(crate) points: Vec<[f32; 2]>,
     /// Their images on the sphere, in evaluation mode: every mapping the CPU backend makes;
     /// on the GPU, read back about once a second for the metrics and on export (the points are
     /// drawn from a GPU buffer the network writes into, which never comes back per frame).
-    pub mapped: Vec<[f32; 3]>,
+    pub(crate) mapped: Vec<[f32; 3]>,
     /// Training steps the network had taken when it made `mapped`.
-    pub step: usize,
+    pub(crate) step: usize,
+}
+
+/// What a game reads of a sphere's mapping; the plugin alone writes it.
+impl SphereMapping {
+    /// Side of the grid.
+    pub fn grid(&self) -> u32 {
+        self.grid
+    }
+
+    /// The source points, as [`grid_points`](crate::learn::grid_points).
+    pub fn points(&self) -> &[[f32; 2]] {
+        &self.points
+    }
+
+    /// Their images on the sphere, in evaluation mode: every mapping the CPU backend makes;
+    /// on the GPU, read back about once a second for the metrics and on export (the points are
+    /// drawn from a GPU buffer the network writes into, which never comes back per frame).
+    pub fn mapped(&self) -> &[[f32; 3]] {
+        &self.mapped
+    }
+
+    /// Training steps the network had taken when it made [`SphereMapping::mapped`].
+    pub fn step(&self) -> usize {
+        self.step
+    }
 }
 
 impl SphereMapping {

@@ -19,11 +19,29 @@ use crate::learn::worker::Request;
 #[derive(Component, Debug, Default, Clone)]
 pub struct SphereQuality {
     /// Coverage, empty cap, balance and uniformity of the mapped grid.
-    pub sphere: Option<SphereMetrics>,
+    pub(crate) sphere: Option<SphereMetrics>,
     /// Torn neighbours, overlap and cell areas of the mapped grid.
-    pub grid: Option<GridMetrics>,
+    pub(crate) grid: Option<GridMetrics>,
     /// The training step they were measured at.
-    pub step: usize,
+    pub(crate) step: usize,
+}
+
+/// What a game reads of a sphere's quality; the plugin alone writes it.
+impl SphereQuality {
+    /// Coverage, empty cap, balance and uniformity of the mapped grid.
+    pub fn sphere(&self) -> Option<&SphereMetrics> {
+        self.sphere.as_ref()
+    }
+
+    /// Torn neighbours, overlap and cell areas of the mapped grid.
+    pub fn grid(&self) -> Option<&GridMetrics> {
+        self.grid.as_ref()
+    }
+
+    /// The training step they were measured at.
+    pub fn step(&self) -> usize {
+        self.step
+    }
 }
 
 impl SphereQuality {

@@ -31,39 +31,113 @@ use crate::learn::worker::{Report, Request, TrainingPhase, TrainingWorker};
 #[derive(Component, Debug, Default)]
 pub struct TrainingState {
     /// The loss of every step since the last reset or load, in constant memory.
-    pub history: LossHistory,
+    pub(crate) history: LossHistory,
     /// Steps the network has been trained for, including those of a loaded checkpoint.
-    pub steps: usize,
+    pub(crate) steps: usize,
     /// Steps per second of wall time, over the last second or so.
-    pub steps_per_second: f64,
+    pub(crate) steps_per_second: f64,
     /// What the training thread is doing.
-    pub phase: TrainingPhase,
+    pub(crate) phase: TrainingPhase,
     /// The step of the current network whose positions the points show; `None` until its
     /// first mapping reaches them (meanwhile they lie on the square).
-    pub positions_step: Option<usize>,
+    pub(crate) positions_step: Option<usize>,
     /// The network writes the points' positions on the GPU, no read-back per frame (wgpu on
     /// Bevy's device); otherwise each mapping is uploaded from the host.
-    pub positions_on_gpu: bool,
+    pub(crate) positions_on_gpu: bool,
     /// Which backend trains, and why it was picked.
-    pub backend: String,
+    pub(crate) backend: String,
     /// How the network's steps are computed: the fused GPU step, or burn's autodiff and
     /// optimiser (and why).
-    pub training_path: String,
+    pub(crate) training_path: String,
     /// The latest failure (no GPU, a checkpoint or export that did not work), until the next
     /// command succeeds.
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
     /// The latest success worth telling (a checkpoint saved, a grid exported).
-    pub notice: Option<String>,
+    pub(crate) notice: Option<String>,
     /// The latest time a step's loss came back non-finite and training went back to an
     /// earlier network with a lower learning rate; cleared when the network is replaced.
-    pub recovery: Option<Recovery>,
+    pub(crate) recovery: Option<Recovery>,
     /// What the current network was trained with.
-    pub trained_with: String,
+    pub(crate) trained_with: String,
     /// What the current network trains with: the sphere's [`NeuralSphere::train`] when it
     /// started, a loaded checkpoint's, the learning rate a recovery lowered.
-    pub config: TrainConfig,
+    pub(crate) config: TrainConfig,
     /// Outcomes to announce as [`SphereOutcome`] events at the end of the frame.
     outcomes: Vec<Outcome>,
+}
+
+/// What a game reads of a sphere's training; the plugin alone writes it.
+impl TrainingState {
+    /// The loss of every step since the last reset or load, in constant memory.
+    pub fn history(&self) -> &LossHistory {
+        &self.history
+    }
+
+    /// Steps the network has been trained for, including those of a loaded checkpoint.
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+
+    /// Steps per second of wall time, over the last second or so.
+    pub fn steps_per_second(&self) -> f64 {
+        self.steps_per_second
+    }
+
+    /// What the training thread is doing.
+    pub fn phase(&self) -> TrainingPhase {
+        self.phase
+    }
+
+    /// The step of the current network whose positions the points show; `None` until its
+    /// first mapping reaches them (meanwhile they lie on the square).
+    pub fn positions_step(&self) -> Option<usize> {
+        self.positions_step
+    }
+
+    /// Whether the network writes the points' positions on the GPU, with no read-back per
+    /// frame (wgpu on Bevy's device); otherwise each mapping is uploaded from the host.
+    pub fn positions_on_gpu(&self) -> bool {
+        self.positions_on_gpu
+    }
+
+    /// Which backend trains, and why it was picked.
+    pub fn backend(&self) -> &str {
+        &self.backend
+    }
+
+    /// How the network's steps are computed: the fused GPU step, or burn's autodiff and
+    /// optimiser (and why).
+    pub fn training_path(&self) -> &str {
+        &self.training_path
+    }
+
+    /// The latest failure (no GPU, a checkpoint or export that did not work), until the next
+    /// command succeeds.
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    /// The latest success worth telling (a checkpoint saved, a grid exported).
+    pub fn notice(&self) -> Option<&str> {
+        self.notice.as_deref()
+    }
+
+    /// The latest time a step's loss came back non-finite and training went back to an
+    /// earlier network with a lower learning rate; cleared when the network is replaced.
+    pub fn recovery(&self) -> Option<&Recovery> {
+        self.recovery.as_ref()
+    }
+
+    /// What the current network was trained with.
+    pub fn trained_with(&self) -> &str {
+        &self.trained_with
+    }
+
+    /// What the current network trains with: the sphere's [`NeuralSphere::train`] when it
+    /// started, a loaded checkpoint's, the learning rate a recovery lowered.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
 }
 
 impl TrainingState {

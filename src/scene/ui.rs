@@ -3,7 +3,7 @@
 //! recording. It reads the selected sphere's components, edits its settings and triggers
 //! [`SphereCommand`]s on it and [`RecordOrbit`]s of it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use bevy::camera::SubCameraView;
 use bevy::prelude::*;
@@ -780,7 +780,7 @@ fn files(ui: &mut egui::Ui, panel: &mut PanelState, state: &TrainingState, comma
         ui.text_edit_singleline(&mut panel.export_path);
         for extension in ["glb", "ply", "csv"] {
             if ui.button(format!("Export .{extension}")).clicked() {
-                let path = Path::new(panel.export_path.trim()).with_extension(extension);
+                let path = PathBuf::from(panel.export_path.trim()).with_extension(extension);
                 commands.write(SphereCommand::Export(path));
             }
         }

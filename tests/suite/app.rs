@@ -60,7 +60,7 @@ pub fn settings_of(app: &App) -> &NeuralSphere {
 
 /// Steps taken since the last reset.
 pub fn steps(app: &App) -> usize {
-    state(app).history.len()
+    state(app).history().len()
 }
 
 pub fn state(app: &App) -> &TrainingState {
@@ -88,12 +88,15 @@ pub struct AppProgress {
 pub fn progress(app: &App) -> AppProgress {
     let state = state(app);
     AppProgress {
-        steps: state.steps,
-        trained: state.history.len(),
-        phase: state.phase,
-        positions_step: state.positions_step,
-        mapped: mapping(app).mapped.len(),
-        said: [state.error.clone(), state.notice.clone()],
+        steps: state.steps(),
+        trained: state.history().len(),
+        phase: state.phase(),
+        positions_step: state.positions_step(),
+        mapped: mapping(app).mapped().len(),
+        said: [
+            state.error().map(str::to_owned),
+            state.notice().map(str::to_owned),
+        ],
         recording: app.world().get_resource::<RecordingStatus>().cloned(),
     }
 }
@@ -118,9 +121,9 @@ pub fn send(app: &mut App, command: SphereCommand) {
 /// Trains a paused app for exactly `steps` steps and waits until the points show the network
 /// after them: the same network whatever the machine's speed.
 pub fn train_exactly(app: &mut App, steps: usize) {
-    let target = state(app).steps + steps;
+    let target = state(app).steps() + steps;
     send(app, SphereCommand::Steps(steps));
     update_until(app, "the steps and their positions", |app| {
-        state(app).positions_step == Some(target)
+        state(app).positions_step() == Some(target)
     });
 }

@@ -104,7 +104,7 @@ fn painted(map: fn(f32, f32) -> [f32; 3], colour: ColourMode) -> [Vec<u8>; 2] {
         .with_grid(grid);
     let (mut app, target) = quadrant_app(sphere);
     update_until(&mut app, "the first mapping", |app| {
-        state(app).positions_step.is_some()
+        state(app).positions_step().is_some()
     });
     let world = app.world_mut();
     let handle = world

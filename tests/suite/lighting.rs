@@ -158,9 +158,9 @@ fn lit_from(app: &mut App, side: f32) -> Shading {
 fn the_surface_is_lit_by_the_scenes_light_and_casts_its_shadow_where_the_light_puts_it() {
     let mut app = scene();
     update_until(&mut app, "the checkpoint's mapping", |app| {
-        state(app).positions_step.is_some() || state(app).error.is_some()
+        state(app).positions_step().is_some() || state(app).error().is_some()
     });
-    assert_eq!(state(&app).error, None);
+    assert_eq!(state(&app).error(), None);
     for side in [1.0, -1.0] {
         let shading = lit_from(&mut app, side);
         // The frame is the first to show the shadow on the side away from the light, darker

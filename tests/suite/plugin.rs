@@ -31,7 +31,7 @@ fn cpu_sphere(grid: u32) -> NeuralSphere {
 }
 
 fn mapped_len(app: &App) -> usize {
-    mapping(app).mapped.len()
+    mapping(app).mapped().len()
 }
 
 /// Runs a few frames, a little apart, in which a paused trainer must not move.
@@ -45,7 +45,7 @@ fn idle_frames(app: &mut App) {
 fn pause(app: &mut App) {
     send(app, SphereCommand::Pause);
     update_until(app, "the pause", |app| {
-        state(app).phase == TrainingPhase::Paused
+        state(app).phase() == TrainingPhase::Paused
     });
 }
 
@@ -55,9 +55,9 @@ fn trains_pauses_steps_resets_retunes_and_regrids() {
     app.update();
     assert_eq!(point_count(&mut app), 400);
     assert!(
-        state(&app).backend.contains("--backend cpu"),
+        state(&app).backend().contains("--backend cpu"),
         "{}",
-        state(&app).backend
+        state(&app).backend()
     );
 
     update_until(&mut app, "training", |app| steps(app) > 0);
@@ -84,23 +84,23 @@ fn trains_pauses_steps_resets_retunes_and_regrids() {
     update_until(&mut app, "a retuned step", |app| {
         steps(app) == paused_at + 2
     });
-    let lr = state(&app).history.last().unwrap().lr;
+    let lr = state(&app).history().last().unwrap().lr;
     assert!((lr - 0.01).abs() < 1e-12, "lr {lr}");
 
     send(&mut app, SphereCommand::Reset { seed: 9 });
     update_until(&mut app, "the reset", |app| {
-        state(app).trained_with.contains("seed 9") && steps(app) == 0
+        state(app).trained_with().contains("seed 9") && steps(app) == 0
     });
     send(&mut app, SphereCommand::Resume);
     update_until(&mut app, "training after the reset", |app| steps(app) > 0);
-    let first = state(&app).history.recent().next().unwrap().step;
+    let first = state(&app).history().recent().next().unwrap().step;
     assert_eq!(first, 0, "training restarts at step 0");
 
     // A reset that cannot train keeps the network and says why.
     let before = steps(&app);
     settings(&mut app).train.batch = 7;
     send(&mut app, SphereCommand::Reset { seed: 1 });
-    let error = state(&app).error.clone().unwrap_or_default();
+    let error = state(&app).error().map(str::to_owned).unwrap_or_default();
     assert!(error.contains("batch 7"), "{error}");
     update_until(&mut app, "training on", |app| steps(app) > before);
     settings(&mut app).train.batch = 1000;
@@ -126,7 +126,7 @@ fn the_loss_trace_does_not_depend_on_the_frame_rate() {
             std::thread::sleep(frame_time);
             steps(app) >= 300
         });
-        let history = &state(&app).history;
+        let history = &state(&app).history();
         assert_eq!(
             history.len(),
             history.recent().len(),
@@ -181,8 +181,8 @@ fn checkpoints_and_exports_from_the_running_app() {
         .entity_mut(sphere)
         .observe(move |event: On<SphereOutcome>| sink.lock().unwrap().push(event.outcome.clone()));
     train_exactly(&mut app, 20);
-    let saved_mapping = mapping(&app).mapped.clone();
-    let notice = |app: &App| state(app).notice.clone().unwrap_or_default();
+    let saved_mapping = mapping(&app).mapped().to_vec();
+    let notice = |app: &App| state(app).notice().map(str::to_owned).unwrap_or_default();
     send(&mut app, SphereCommand::Save(dir.join("net")));
     update_until(&mut app, "the save", |app| notice(app).starts_with("saved"));
     assert!(dir.join("net.mpk").is_file());
@@ -209,19 +209,19 @@ fn checkpoints_and_exports_from_the_running_app() {
     assert_eq!(primitive.indices().unwrap().count(), surface.indices.len());
     assert_eq!(gltf.images().count(), 1, "the texture is embedded");
     send(&mut app, SphereCommand::Export(dir.join("grid.txt")));
-    let error = state(&app).error.clone();
+    let error = state(&app).error().map(str::to_owned);
     assert!(error.unwrap_or_default().contains(".ply or .csv"));
 
     // Train on, then a corrupt and a missing file: errors, and the network stays.
     train_exactly(&mut app, 5);
-    let mapped_then = mapping(&app).mapped.clone();
+    let mapped_then = mapping(&app).mapped().to_vec();
     std::fs::write(dir.join("corrupt.mpk"), b"not a checkpoint").unwrap();
     for bad in ["corrupt.mpk", "missing.mpk"] {
         send(&mut app, SphereCommand::Load(dir.join(bad)));
-        let has_error = |app: &App| state(app).error.as_deref().unwrap_or("").contains(bad);
+        let has_error = |app: &App| state(app).error().unwrap_or("").contains(bad);
         update_until(&mut app, "the load to fail", has_error);
-        assert_eq!(state(&app).steps, 25);
-        assert_eq!(mapping(&app).mapped, mapped_then);
+        assert_eq!(state(&app).steps(), 25);
+        assert_eq!(mapping(&app).mapped(), mapped_then);
     }
 
     // The saved network comes back with its step count and what it was trained with.
@@ -230,20 +230,20 @@ fn checkpoints_and_exports_from_the_running_app() {
         notice(app).starts_with("loaded")
     });
     let state_now = state(&app);
-    assert_eq!(state_now.error, None);
-    assert_eq!(state_now.steps, 20);
+    assert_eq!(state_now.error(), None);
+    assert_eq!(state_now.steps(), 20);
     assert!(
-        state_now.trained_with.contains("net.mpk"),
+        state_now.trained_with().contains("net.mpk"),
         "{}",
-        state_now.trained_with
+        state_now.trained_with()
     );
     assert!(
-        state_now.trained_with.contains("seed loss"),
+        state_now.trained_with().contains("seed loss"),
         "{}",
-        state_now.trained_with
+        state_now.trained_with()
     );
     update_until(&mut app, "the loaded network's mapping", |app| {
-        mapping(app).mapped == saved_mapping
+        mapping(app).mapped() == saved_mapping
     });
 
     // The same from a file's contents, as a web page hands them over: bad contents are an
@@ -259,12 +259,12 @@ fn checkpoints_and_exports_from_the_running_app() {
     );
     update_until(&mut app, "the contents to fail", |app| {
         state(app)
-            .error
+            .error()
             .as_deref()
             .unwrap_or("")
             .contains("dropped.mpk")
     });
-    assert_eq!(state(&app).steps, 25);
+    assert_eq!(state(&app).steps(), 25);
     send(
         &mut app,
         SphereCommand::LoadContents {
@@ -275,9 +275,9 @@ fn checkpoints_and_exports_from_the_running_app() {
     update_until(&mut app, "the contents to load", |app| {
         notice(app).starts_with("loaded page.mpk")
     });
-    assert_eq!(state(&app).steps, 20);
+    assert_eq!(state(&app).steps(), 20);
     update_until(&mut app, "the contents' mapping", |app| {
-        mapping(app).mapped == saved_mapping
+        mapping(app).mapped() == saved_mapping
     });
 
     let names: Vec<String> = (outcomes.lock().unwrap().iter())
@@ -354,19 +354,19 @@ fn a_run_that_goes_non_finite_is_shown_and_never_placed() {
     // stops and says so (a_network_that_cannot_train_stops_and_says_why); where depends on
     // how the worker's chunks fall.
     update_until(&mut app, "a recovery and 300 steps, or a stop", |app| {
-        let mapped = &mapping(app).mapped;
+        let mapped = &mapping(app).mapped();
         assert!(mapped.iter().flatten().all(|c| c.is_finite()), "{mapped:?}");
-        let stopped = state(app).error.is_some() && state(app).phase == TrainingPhase::Paused;
-        state(app).recovery.is_some() && (steps(app) >= 300 || stopped)
+        let stopped = state(app).error().is_some() && state(app).phase() == TrainingPhase::Paused;
+        state(app).recovery().is_some() && (steps(app) >= 300 || stopped)
     });
-    let recovery = state(&app).recovery.clone().unwrap();
+    let recovery = state(&app).recovery().clone().unwrap();
     assert!(recovery.lr < diverging.lr);
     // What the network trains with holds the lowered rate; the sphere's settings stay the
     // game's.
-    let lr = state(&app).config.lr;
+    let lr = state(&app).config().lr;
     assert!(lr <= recovery.lr, "{lr}");
     assert_eq!(settings_of(&app).train.lr, diverging.lr);
-    assert!(state(&app).history.recent().all(|s| s.loss.is_finite()));
+    assert!(state(&app).history().recent().all(|s| s.loss.is_finite()));
 }
 
 #[test]
@@ -390,16 +390,16 @@ fn a_network_that_cannot_train_stops_and_says_why() {
     send(&mut app, SphereCommand::Load(path.clone()));
     send(&mut app, SphereCommand::Resume);
     let stopped = |app: &App| {
-        let error = state(app).error.as_deref().unwrap_or("");
-        error.contains("gradient") && state(app).phase == TrainingPhase::Paused
+        let error = state(app).error().unwrap_or("");
+        error.contains("gradient") && state(app).phase() == TrainingPhase::Paused
     };
     update_until(&mut app, "training to stop", stopped);
-    let steps_then = state(&app).steps;
+    let steps_then = state(&app).steps();
 
     // Resuming says so again and takes no step.
     send(&mut app, SphereCommand::Resume);
     update_until(&mut app, "the refusal", stopped);
     idle_frames(&mut app);
-    assert_eq!(state(&app).steps, steps_then);
+    assert_eq!(state(&app).steps(), steps_then);
     std::fs::remove_file(path).unwrap();
 }

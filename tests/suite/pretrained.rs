@@ -39,9 +39,9 @@ fn pretrained_app(checkpoint: &str) -> App {
 fn a_paused_sphere_shows_its_checkpoint_without_a_training_thread_and_trains_on_from_it() {
     let mut app = pretrained_app(CLOSED);
     update_until(&mut app, "the checkpoint's mapping", |app| {
-        state(app).phase == TrainingPhase::Evaluated || state(app).error.is_some()
+        state(app).phase() == TrainingPhase::Evaluated || state(app).error().is_some()
     });
-    assert_eq!(state(&app).error, None);
+    assert_eq!(state(&app).error(), None);
     let file = Checkpoint::load(
         &Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("assets")
@@ -49,14 +49,14 @@ fn a_paused_sphere_shows_its_checkpoint_without_a_training_thread_and_trains_on_
     )
     .unwrap();
     let trained = file.steps;
-    let expected = eval(&file.model, &mapping(&app).points, &Default::default());
+    let expected = eval(&file.model, &mapping(&app).points(), &Default::default());
     assert_eq!(
-        mapping(&app).mapped,
+        mapping(&app).mapped(),
         expected,
         "the checkpoint's own mapping"
     );
-    assert_eq!(state(&app).steps, trained);
-    assert_eq!(state(&app).positions_step, Some(trained));
+    assert_eq!(state(&app).steps(), trained);
+    assert_eq!(state(&app).positions_step(), Some(trained));
 
     // Nothing runs: no thread was started (it would have named its backend), and the steps
     // stay where the checkpoint left them.
@@ -64,28 +64,30 @@ fn a_paused_sphere_shows_its_checkpoint_without_a_training_thread_and_trains_on_
         app.update();
     }
     let state_now = state(&app);
-    assert_eq!(state_now.backend, "", "a training thread started");
-    assert_eq!(state_now.steps, trained);
-    assert_eq!(state_now.phase, TrainingPhase::Evaluated);
+    assert_eq!(state_now.backend(), "", "a training thread started");
+    assert_eq!(state_now.steps(), trained);
+    assert_eq!(state_now.phase(), TrainingPhase::Evaluated);
 
     // Steps start the thread, from the checkpoint's network.
     send(&mut app, SphereCommand::Steps(5));
     update_until(&mut app, "five steps from the checkpoint", |app| {
-        state(app).steps == trained + 5
+        state(app).steps() == trained + 5
     });
-    assert!(!state(&app).backend.is_empty());
+    assert!(!state(&app).backend().is_empty());
 }
 
 #[test]
 fn a_checkpoint_that_does_not_load_is_the_spheres_error() {
     let mut app = pretrained_app("spheres/missing.mpk");
-    update_until(&mut app, "the load error", |app| state(app).error.is_some());
-    let error = state(&app).error.clone().unwrap();
+    update_until(&mut app, "the load error", |app| {
+        state(app).error().is_some()
+    });
+    let error = state(&app).error().map(str::to_owned).unwrap();
     assert!(error.contains("missing.mpk"), "{error}");
     for _ in 0..20 {
         app.update();
     }
-    assert_eq!(state(&app).backend, "", "a training thread started");
+    assert_eq!(state(&app).backend(), "", "a training thread started");
 }
 
 /// Every checkpoint of the fuzz corpus and of the fixtures goes through the asset loader: the

@@ -285,9 +285,9 @@ fn recording_a_sphere_whose_training_stopped_fails_at_once_with_its_error() {
         .with_train_config(config);
     let mut app = sphere_app(sphere, ());
     update_until(&mut app, "the training error", |app| {
-        state(app).error.is_some()
+        state(app).error().is_some()
     });
-    let error = state(&app).error.clone().unwrap();
+    let error = state(&app).error().map(str::to_owned).unwrap();
     assert!(error.contains("batch 3"), "{error}");
     let status = record(&mut app, spec(&dir.join("orbit.gif")));
     assert!(

@@ -293,8 +293,8 @@ fn positions_written_on_the_gpu_draw_what_uploaded_ones_draw() {
         let (mut app, target) = quadrant_app(cpu);
         train_exactly(&mut app, 1500);
         send(&mut app, SphereCommand::Save(checkpoint.clone()));
-        update_until(&mut app, "the save", |app| state(app).notice.is_some());
-        assert!(!state(&app).positions_on_gpu);
+        update_until(&mut app, "the save", |app| state(app).notice().is_some());
+        assert!(!state(&app).positions_on_gpu());
         frame_where(&mut app, target, shows_points)
     };
 
@@ -308,7 +308,7 @@ fn positions_written_on_the_gpu_draw_what_uploaded_ones_draw() {
     update_until(
         &mut app,
         "positions of the loaded network on the GPU",
-        |app| state(app).positions_on_gpu && state(app).positions_step == Some(1500),
+        |app| state(app).positions_on_gpu() && state(app).positions_step() == Some(1500),
     );
     let copied = frame_where(&mut app, target, shows_points);
     std::fs::remove_file(checkpoint).unwrap();

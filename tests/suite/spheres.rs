@@ -150,10 +150,10 @@ fn two_spheres_train_on_their_own_and_a_command_to_one_leaves_the_other_alone() 
     let closed = cpu_sphere(14).with_train_config(Preset::Closed.config());
     let closed = world.spawn((closed, green)).id();
     update_until(&mut app, "both spheres to train", |app| {
-        state(app, seed).steps > 0 && state(app, closed).steps > 0
+        state(app, seed).steps() > 0 && state(app, closed).steps() > 0
     });
-    assert!(state(&app, seed).trained_with.contains("seed loss"));
-    assert!(!state(&app, closed).trained_with.contains("seed loss"));
+    assert!(state(&app, seed).trained_with().contains("seed loss"));
+    assert!(!state(&app, closed).trained_with().contains("seed loss"));
 
     // Paused, regridded and given the other's image: one sphere only.
     let world = app.world_mut();
@@ -162,20 +162,20 @@ fn two_spheres_train_on_their_own_and_a_command_to_one_leaves_the_other_alone() 
     world.trigger(SphereCommand::SetImage(green_handle.clone()).to(seed));
     update_until(&mut app, "the paused sphere's new grid", |app| {
         let mapping = app.world().get::<SphereMapping>(seed).unwrap();
-        state(app, seed).phase == bevy_neural_sphere::TrainingPhase::Paused
-            && mapping.mapped.len() == 64
+        state(app, seed).phase() == bevy_neural_sphere::TrainingPhase::Paused
+            && mapping.mapped().len() == 64
     });
-    let (paused_at, closed_at) = (state(&app, seed).steps, state(&app, closed).steps);
+    let (paused_at, closed_at) = (state(&app, seed).steps(), state(&app, closed).steps());
     update_until(&mut app, "the other sphere to train on", |app| {
-        state(app, closed).steps > closed_at + 10
+        state(app, closed).steps() > closed_at + 10
     });
     assert_eq!(
-        state(&app, seed).steps,
+        state(&app, seed).steps(),
         paused_at,
         "the paused sphere stands still"
     );
     let world = app.world();
-    assert_eq!(world.get::<SphereMapping>(closed).unwrap().grid, 14);
+    assert_eq!(world.get::<SphereMapping>(closed).unwrap().grid(), 14);
     assert_eq!(world.get::<SphereImage>(seed).unwrap().0, green_handle);
     assert_eq!(world.get::<SphereImage>(closed).unwrap().0, green_handle);
     assert_ne!(red_handle, green_handle);
@@ -190,13 +190,16 @@ fn two_spheres_train_on_their_own_and_a_command_to_one_leaves_the_other_alone() 
     app.world_mut()
         .trigger(SphereCommand::SetGrid(70_000).to(seed));
     app.update();
-    let error = state(&app, seed).error.clone().unwrap_or_default();
+    let error = state(&app, seed)
+        .error()
+        .map(str::to_owned)
+        .unwrap_or_default();
     assert!(
         error.contains("70000") && error.contains(&MAX_GRID.to_string()),
         "{error}"
     );
     assert_eq!(app.world().get::<NeuralSphere>(seed).unwrap().grid, 8);
-    assert_eq!(state(&app, closed).error, None);
+    assert_eq!(state(&app, closed).error(), None);
 }
 
 #[test]
@@ -273,7 +276,7 @@ fn churn(cycles: usize) -> Churned {
         (entities, materials)
     };
     update_until(&mut app, "the first sphere to train", |app| {
-        state(app, stayer).steps > 0
+        state(app, stayer).steps() > 0
     });
     let before = count(&mut app);
     let frame = |app: &App| app.world().resource::<FrameCount>().0;
@@ -281,7 +284,7 @@ fn churn(cycles: usize) -> Churned {
     for cycle in 0..cycles {
         let sphere = app.world_mut().spawn(cpu_sphere(8)).id();
         update_until(&mut app, "the new sphere's first mapping", |app| {
-            state(app, sphere).positions_step.is_some()
+            state(app, sphere).positions_step().is_some()
         });
         app.world_mut().despawn(sphere);
         app.update();
@@ -297,14 +300,14 @@ fn churn(cycles: usize) -> Churned {
     let settled = settled.unwrap();
     let mut waited = Progress::new("the despawned spheres' training threads to end");
     while threads_and_rss().0 > settled.0 {
-        waited.check((threads_and_rss().0, state(&app, stayer).steps));
+        waited.check((threads_and_rss().0, state(&app, stayer).steps()));
         app.update();
     }
     let churned = threads_and_rss();
     for _ in from..frame(&app) {
         app.update();
     }
-    assert!(state(&app, stayer).error.is_none());
+    assert!(state(&app, stayer).error().is_none());
     Churned {
         settled,
         churned,

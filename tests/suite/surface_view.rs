@@ -64,7 +64,7 @@ fn a_closed_surface_is_round_and_whole_and_shows_each_colour_where_its_uvs_say()
 
     // Looking straight at the grid centre's image, unlit: the four quadrants of the texture
     // meet there, each in its own colour.
-    let centre = mapping(&app).mapped[(grid * grid / 2) as usize];
+    let centre = mapping(&app).mapped()[(grid * grid / 2) as usize];
     let mut cameras = app
         .world_mut()
         .query_filtered::<&mut Transform, With<Camera3d>>();
@@ -145,13 +145,13 @@ fn the_surface_leaves_a_gap_where_the_mapping_tears() {
     settings(&mut app).lit = false;
     send(&mut app, SphereCommand::Load(path.clone()));
     update_until(&mut app, "the loaded network's positions", |app| {
-        state(app).positions_step == Some(7)
+        state(app).positions_step() == Some(7)
     });
     std::fs::remove_file(path).unwrap();
     let frame = frame_where(&mut app, target.clone(), shows_points);
 
     let grid = grid as usize;
-    let mapped = mapping(&app).mapped.clone();
+    let mapped = mapping(&app).mapped().to_vec();
     let surface = SphereSurface::new(grid, &mapped);
     let cells = grid - 1;
     let mut kept = vec![false; cells * cells];
