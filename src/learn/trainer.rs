@@ -23,7 +23,8 @@ use crate::Error;
 /// Trains a [`SphereNet`] on the CPU or on a wgpu device.
 ///
 /// ```
-/// use bevy_neural_sphere::{Preset, Trainer, TrainingDevice, grid_points};
+/// use bevy_neural_sphere::Preset;
+/// use bevy_neural_sphere::learn::{Trainer, TrainingDevice, grid_points};
 ///
 /// let mut trainer = Trainer::new(Preset::Seed.config(), &TrainingDevice::Cpu)?;
 /// let stats = trainer.train(10)?;

@@ -712,8 +712,7 @@ impl Worker {
     }
 
     /// Reports the steps of `pending` once their losses are back, and the recoveries they
-    /// caused.
-    /// Losses that cannot be read stop training with the error.
+    /// caused; losses that cannot be read stop training with the error.
     fn collect(&mut self, pending: PendingSteps) {
         let stats = match self.network.collect(pending) {
             Ok(stats) => stats,

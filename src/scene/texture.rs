@@ -129,9 +129,9 @@ pub(crate) fn texture_pixels(image: &Image) -> Option<RgbaImage> {
 
 /// Gives the images the spheres show, once they have arrived, the mip chain this module makes
 /// (an image from the game's `AssetServer` comes with one level only), so that the points
-/// sample their cells' mean colours. The chain is made on the `AsyncComputeTaskPool` (tens of
-/// milliseconds for a 4096² image) and put in place in a later frame; until then the sphere
-/// shows the image's one level.
+/// sample their cells' mean colours. The chain is made on the `AsyncComputeTaskPool` (a 4096²
+/// image's held a frame for 0.4-0.7 s) and put in place in a later frame; until then the
+/// sphere shows the image's one level.
 pub(crate) fn make_mips(
     mut events: MessageReader<AssetEvent<Image>>,
     changed: Query<&SphereImage, Changed<SphereImage>>,
