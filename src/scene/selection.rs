@@ -9,7 +9,7 @@ use bevy_egui::input::EguiWantsInput;
 use super::settings::NeuralSphere;
 
 /// The sphere the panel shows and edits; with the `camera` feature, the orbit camera turns
-/// about it. `None`, or a sphere that is gone, selects the first sphere there is; a click on a
+/// about it. `None`, or a sphere that is gone, selects the first spawned there is; a click on a
 /// sphere in the window selects it.
 #[derive(Resource, Debug, Clone, Copy, Default, PartialEq)]
 pub struct SelectedSphere(pub Option<Entity>);
@@ -94,7 +94,8 @@ fn keep_selection(
     if selected.0.is_some_and(|sphere| spheres.contains(sphere)) {
         return;
     }
-    let first = spheres.iter().min();
+    // The sphere spawned first: `Entity`'s own order is not the order of spawning.
+    let first = spheres.iter().min_by_key(|sphere| sphere.index_u32());
     if selected.0 != first {
         selected.0 = first;
     }

@@ -38,13 +38,15 @@ pub fn sphere_app<M>(sphere: NeuralSphere, plugins: impl Plugins<M>) -> App {
     app
 }
 
-/// The app's one sphere (the first, where there are more).
+/// The app's one sphere (the first spawned, where there are more).
 pub fn the_sphere(app: &App) -> Entity {
     let world = app.world();
     let mut spheres = world
         .try_query_filtered::<Entity, With<NeuralSphere>>()
         .unwrap();
-    spheres.iter(world).min().expect("the app has a sphere")
+    (spheres.iter(world))
+        .min_by_key(|sphere| sphere.index_u32())
+        .expect("the app has a sphere")
 }
 
 /// The sphere's settings, to change.
