@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use bevy::asset::LoadState;
 use bevy::prelude::*;
-use bevy::tasks::{AsyncComputeTaskPool, Task, block_on, poll_once};
+use bevy::tasks::{AsyncComputeTaskPool, Task, futures::check_ready};
 
 use super::checkpoint_asset::SphereCheckpoint;
 use super::points::{PointWriter, SpherePoints};
@@ -128,7 +128,7 @@ pub(crate) fn show_evaluations(
         let Some(task) = pretrained.evaluating.as_mut() else {
             continue;
         };
-        let Some(outcome) = block_on(poll_once(task)) else {
+        let Some(outcome) = check_ready(task) else {
             continue;
         };
         pretrained.evaluating = None;

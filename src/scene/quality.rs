@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bevy::platform::time::Instant;
 use bevy::prelude::*;
-use bevy::tasks::{AsyncComputeTaskPool, Task, block_on, poll_once};
+use bevy::tasks::{AsyncComputeTaskPool, Task, futures::check_ready};
 
 use super::positions::SphereMapping;
 use super::training::{SphereTrainer, TrainingState};
@@ -90,7 +90,7 @@ fn measure(
     quality: &mut Mut<SphereQuality>,
 ) {
     if let Some((step, running)) = &mut task.running
-        && let Some((sphere, grid)) = block_on(poll_once(running))
+        && let Some((sphere, grid)) = check_ready(running)
     {
         **quality = SphereQuality {
             sphere: Some(sphere),

@@ -241,17 +241,13 @@ fn finish_recording(
         return;
     };
     let Ok((mut trainer, state)) = trainers.get_mut(recording.sphere) else {
-        commands.remove_resource::<ActiveRecording>();
-        commands.entity(recording.camera).despawn();
-        images.remove(&recording.target);
+        drop_recording(&mut commands, &recording, &mut images);
         return;
     };
     if !recording.ready && trainer.stopped() {
         let why = state.error.as_deref().unwrap_or("its training stopped");
         *status = RecordingStatus::Failed(format!("the sphere cannot be recorded: {why}"));
-        commands.remove_resource::<ActiveRecording>();
-        commands.entity(recording.camera).despawn();
-        images.remove(&recording.target);
+        drop_recording(&mut commands, &recording, &mut images);
         trainer.held = false;
         return;
     }
@@ -278,8 +274,17 @@ fn finish_recording(
         Some(Ok(Err(e))) => RecordingStatus::Failed(e.to_string()),
         _ => RecordingStatus::Failed("the encoder thread panicked".into()),
     };
+    drop_recording(&mut commands, &recording, &mut images);
+    trainer.held = false;
+}
+
+/// Removes a recording that ended: its camera, the image it rendered to and the resource.
+fn drop_recording(
+    commands: &mut Commands,
+    recording: &ActiveRecording,
+    images: &mut Assets<Image>,
+) {
     commands.remove_resource::<ActiveRecording>();
     commands.entity(recording.camera).despawn();
     images.remove(&recording.target);
-    trainer.held = false;
 }

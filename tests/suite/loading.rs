@@ -80,6 +80,15 @@ impl Frames {
         self.0.push(started.elapsed());
     }
 
+    /// Updates the app until `done` holds; the frames going on are what counts as progress.
+    fn update_until(&mut self, app: &mut App, what: &str, done: impl Fn(&App) -> bool) {
+        let mut waited = crate::wait::Progress::new(what);
+        while !done(app) {
+            waited.check(self.0.len() / 100);
+            self.update(app);
+        }
+    }
+
     fn print(mut self, what: &str) {
         self.0.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
@@ -90,6 +99,12 @@ impl Frames {
             ms(self.0[self.0.len() / 2]),
         );
     }
+}
+
+/// Mip levels of the image `handle`.
+fn mip_levels(app: &App, handle: &Handle<Image>) -> u32 {
+    let images = app.world().resource::<Assets<Image>>();
+    levels(images.get(handle).unwrap())
 }
 
 /// Mip levels of an image.
@@ -104,10 +119,6 @@ fn a_large_image_set_while_the_app_runs_gets_its_mips_while_frames_go_on() {
         .world_mut()
         .resource_mut::<Assets<Image>>()
         .add(red_and_blue());
-    let levels_now = |app: &App| {
-        let images = app.world().resource::<Assets<Image>>();
-        levels(images.get(&handle).unwrap())
-    };
     let sphere = the_sphere(&app);
     app.world_mut()
         .trigger(SphereCommand::SetImage(handle.clone()).to(sphere));
@@ -122,15 +133,13 @@ fn a_large_image_set_while_the_app_runs_gets_its_mips_while_frames_go_on() {
     // without waiting for it: the chain is put in place in a later frame.
     frames.update(&mut app);
     assert_eq!(
-        levels_now(&app),
+        mip_levels(&app, &handle),
         1,
         "the frame that saw the image made its mips itself"
     );
-    let mut waited = crate::wait::Progress::new("the mip chain");
-    while levels_now(&app) == 1 {
-        waited.check(frames.0.len() / 100);
-        frames.update(&mut app);
-    }
+    frames.update_until(&mut app, "the mip chain", |app| {
+        mip_levels(app, &handle) > 1
+    });
     frames.print("a 4096² image's mips");
 
     let images = app.world().resource::<Assets<Image>>();
@@ -157,19 +166,9 @@ fn a_glb_export_with_a_large_texture_is_written_while_frames_go_on() {
     let handle = app.world_mut().resource_mut::<Assets<Image>>().add(noise());
     send(&mut app, SphereCommand::SetImage(handle.clone()));
     // Its mips made and uploaded first, so that the frames below show the export alone.
-    let mut waited = crate::wait::Progress::new("the mip chain");
-    let mut frames = 0;
-    while app
-        .world()
-        .resource::<Assets<Image>>()
-        .get(&handle)
-        .map(levels)
-        == Some(1)
-    {
-        frames += 1;
-        waited.check(frames / 100);
-        app.update();
-    }
+    Frames::default().update_until(&mut app, "the mip chain", |app| {
+        mip_levels(app, &handle) > 1
+    });
     app.update();
     app.update();
 
@@ -178,12 +177,10 @@ fn a_glb_export_with_a_large_texture_is_written_while_frames_go_on() {
     app.world_mut()
         .trigger(SphereCommand::Export(path.clone()).to(sphere));
     let notice = |app: &App| state(app).notice().map(str::to_owned).unwrap_or_default();
-    let mut waited = crate::wait::Progress::new("the glb");
-    while !notice(&app).contains("large.glb") {
-        assert_eq!(state(&app).error(), None);
-        waited.check(frames.0.len() / 100);
-        frames.update(&mut app);
-    }
+    frames.update_until(&mut app, "the glb", |app| {
+        assert_eq!(state(app).error(), None);
+        notice(app).contains("large.glb")
+    });
     frames.print("a glb export with a 4096² texture");
 
     let glb = std::fs::read(&path).unwrap();
